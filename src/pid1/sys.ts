@@ -83,6 +83,8 @@ export interface Sys {
   peercred(fd: number): PeerCred;
   /** fcntl(fd, F_SETFD, cloexec ? FD_CLOEXEC : 0) */
   setCloexec(fd: number, cloexec: boolean): void;
+  /** pipe2(O_CLOEXEC): [readFd, writeFd]. Used for log pipes that outlive one run of a service. */
+  pipe(): [number, number];
   /** Set FD_CLOEXEC on every open fd >= 3 except those listed (hygiene at start-up). */
   cloexecFrom(keep: number[]): void;
   /** Create a SOCK_DGRAM AF_UNIX socket bound at path (mode 0666, SO_PASSCRED), polled by libuv;

@@ -1,0 +1,135 @@
+/**
+ * shutdown.ts — stages 3 and 4: stop the instances, then end every process, then the machine.
+ *
+ * Stage 3 (stopInstances): the manager stops the instances in reverse start order, each service
+ *   with its own stop signal and timeout, all bounded by `shutdown.timeout`.
+ * Stage 4 (finalKill, then finish):
+ *   1. TERM to every remaining process (as PID 1: kill(-1); as a plain supervisor: only our own
+ *      descendants — never anything else on the host);
+ *   2. wait up to `shutdown.grace`, but only while something is still alive (polling /proc), so an
+ *      empty system shuts down at once;
+ *   3. KILL what is left, sync;
+ *   4. machine mode only: unmount everything but the API filesystems in reverse mount order,
+ *      remount read-only what cannot be unmounted (including /), sync again;
+ *   5. the end: machine → reboot(2) with halt/poweroff/restart; container PID 1 → reboot(2) too
+ *      for halt/poweroff/reboot requests (inside a PID namespace it ends only the namespace: the
+ *      parent sees SIGINT or SIGHUP), or a plain exit with the documented code for "exit".
+ * Every step logs one line; nothing here throws.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import type { Logger } from '../adapters/adapter.js';
+import type { Mode } from './mode.js';
+import { KEEP_AT_SHUTDOWN, mountTable } from './mounts.js';
+import { MNT_DETACH, MS, RB, type Sys } from './sys.js';
+
+export type ShutdownKind = 'halt' | 'poweroff' | 'reboot' | 'exit';
+
+interface ProcInfo {
+  pid: number;
+  ppid: number;
+  state: string;
+}
+
+function readProcs(): ProcInfo[] {
+  const out: ProcInfo[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      out.push({ pid: Number(name), ppid: Number(rest[1]), state: rest[0] ?? '?' });
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
+}
+
+/** Processes stage 4 must end: as PID 1 everything but us and kernel threads; else our descendants. */
+export function victims(mode: Mode, self = process.pid, procs = readProcs()): number[] {
+  if (mode !== 'supervisor') {
+    return procs.filter((p) => p.pid !== self && p.pid !== 2 && p.ppid !== 2 && p.state !== 'Z').map((p) => p.pid);
+  }
+  const children = new Map<number, number[]>();
+  for (const p of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);
+  const state = new Map(procs.map((p) => [p.pid, p.state]));
+  const out: number[] = [];
+  const stack = [...(children.get(self) ?? [])];
+  while (stack.length) {
+    const pid = stack.pop()!;
+    if (state.get(pid) !== 'Z') out.push(pid);
+    stack.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Stage 4 steps 1–3. Returns how many processes had to be KILLed. */
+export async function finalKill(mode: Mode, sys: Sys, log: Logger, graceMs: number): Promise<number> {
+  const targets = victims(mode);
+  if (targets.length === 0) {
+    log.info('stage 4: no process left to stop');
+  } else {
+    log.info(`stage 4: sending TERM to ${targets.length} remaining process(es)`);
+    if (mode === 'supervisor') for (const pid of targets) sys.kill(pid, 15);
+    else sys.kill(-1, 15);
+  }
+  const until = Date.now() + graceMs;
+  while (victims(mode).length > 0 && Date.now() < until) await sleep(25);
+  const left = victims(mode);
+  if (left.length > 0) {
+    log.warn(`stage 4: sending KILL to ${left.length} process(es) still alive after ${graceMs} ms: ${left.slice(0, 10).join(' ')}`);
+    if (mode === 'supervisor') for (const pid of left) sys.kill(pid, 9);
+    else sys.kill(-1, 9);
+    const hard = Date.now() + 2000;
+    while (victims(mode).length > 0 && Date.now() < hard) await sleep(10);
+  }
+  sys.sync();
+  log.info('stage 4: file systems synced');
+  return left.length;
+}
+
+/** Stage 4 step 4 — machine mode ONLY (the caller checks; this function checks again). */
+export function unmountAll(mode: Mode, sys: Sys, log: Logger): void {
+  if (mode !== 'machine') return;
+  const table = mountTable().reverse();
+  for (const m of table) {
+    if (KEEP_AT_SHUTDOWN.has(m.target)) continue;
+    try {
+      sys.umount2(m.target, 0);
+      log.info(`stage 4: unmounted ${m.target}`);
+    } catch (e) {
+      try {
+        sys.mount(null, m.target, null, MS.REMOUNT | MS.RDONLY, null);
+        sys.umount2(m.target, MNT_DETACH);
+        log.info(`stage 4: remounted ${m.target} read-only (${(e as Error).message})`);
+      } catch (e2) {
+        log.warn(`stage 4: unable to unmount ${m.target}: ${(e2 as Error).message}`);
+      }
+    }
+  }
+  try {
+    sys.mount(null, '/', null, MS.REMOUNT | MS.RDONLY, null);
+    log.info('stage 4: remounted / read-only');
+  } catch (e) {
+    log.warn(`stage 4: unable to remount / read-only: ${(e as Error).message}`);
+  }
+  sys.sync();
+}
+
+/**
+ * Step 5: the end. Machine and container PID 1 call reboot(2) for halt/poweroff/reboot (inside a
+ * PID namespace this ends the namespace, not the machine). Returns only for `exit` or when
+ * reboot(2) failed or we are not PID 1: the caller then exits the process.
+ */
+export function finish(kind: ShutdownKind, mode: Mode, sys: Sys, log: Logger): void {
+  if (kind === 'exit' || mode === 'supervisor') return;
+  const cmd = kind === 'halt' ? RB.HALT : kind === 'poweroff' ? RB.POWER_OFF : RB.AUTOBOOT;
+  log.info(`stage 4: ${kind}${mode === 'container' ? ' (ends this PID namespace)' : ''}`);
+  try {
+    sys.reboot(cmd);
+  } catch (e) {
+    log.error(`stage 4: unable to ${kind}: ${(e as Error).message}`);
+  }
+}

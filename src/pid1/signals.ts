@@ -1,0 +1,56 @@
+/**
+ * signals.ts — what each signal means to PID 1, per mode, and the wiring that listens for them.
+ *
+ * The table honours the conventions users already type:
+ *   machine mode:   systemd  SIGRTMIN+3 halt, +4 poweroff, +5 reboot; SIGINT (ctrl-alt-del) reboot
+ *                   busybox  SIGUSR1 halt, SIGUSR2 poweroff, SIGTERM reboot
+ *                   SIGPWR (power failure) poweroff; SIGHUP re-read configuration (sync)
+ *   container mode: SIGTERM, SIGINT, SIGRTMIN+3, SIGRTMIN+4 stop everything and exit (exit code
+ *                   of the `main` service if one is configured); SIGRTMIN+5 / SIGUSR1 / SIGUSR2 as
+ *                   in machine mode but ending only this namespace; SIGHUP sync.
+ *   supervisor:     as container.
+ * SIGUSR1 always has a listener: without one Node would start its inspector.
+ * Real-time signals go through the addon (libuv signal watchers): Node's process.on never fires
+ * for them.
+ */
+import type { Mode } from './mode.js';
+import type { Sys } from './sys.js';
+
+export type SignalAction = 'halt' | 'poweroff' | 'reboot' | 'exit' | 'sync';
+
+/** signal spec → action; RT signals written as RTMIN+n */
+export function signalTable(mode: Mode): Record<string, SignalAction> {
+  const common: Record<string, SignalAction> = {
+    SIGUSR1: 'halt',
+    SIGUSR2: 'poweroff',
+    SIGPWR: 'poweroff',
+    SIGHUP: 'sync',
+    'RTMIN+3': 'halt',
+    'RTMIN+4': 'poweroff',
+    'RTMIN+5': 'reboot',
+  };
+  if (mode === 'machine') return { ...common, SIGTERM: 'reboot', SIGINT: 'reboot' };
+  return { ...common, SIGTERM: 'exit', SIGINT: 'exit', 'RTMIN+3': 'exit', 'RTMIN+4': 'exit' };
+}
+
+/** Install listeners for every signal of the table; returns a function removing them. */
+export function listenSignals(mode: Mode, sys: Sys, onAction: (action: SignalAction, signal: string) => void): () => void {
+  const stops: Array<() => void> = [];
+  for (const [sig, action] of Object.entries(signalTable(mode))) {
+    if (sig.startsWith('RTMIN+')) {
+      const n = sys.SIGRTMIN + Number(sig.slice(6));
+      stops.push(sys.signal(n, () => onAction(action, `SIGRTMIN+${sig.slice(6)}`)));
+    } else {
+      const handler = (): void => onAction(action, sig);
+      process.on(sig as NodeJS.Signals, handler);
+      stops.push(() => process.off(sig as NodeJS.Signals, handler));
+    }
+  }
+  // Signals with no action still need a listener so that they are ignored, not fatal.
+  for (const sig of ['SIGQUIT', 'SIGWINCH', 'SIGCONT', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU'] as NodeJS.Signals[]) {
+    const noop = (): void => {};
+    process.on(sig, noop);
+    stops.push(() => process.off(sig, noop));
+  }
+  return () => stops.forEach((s) => s());
+}

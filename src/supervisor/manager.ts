@@ -1,0 +1,287 @@
+/**
+ * manager.ts — the stage-2 manager: every instance of every adapter, under one roof.
+ *
+ * Model. The manager owns a list of *instances* (one per adapters.d file), each driven through
+ * the Adapter interface; it knows nothing about runit, s6 or YAML services. It:
+ *   1. loads the config dir (global file, instance files) and asks each adapter to load its own
+ *      configuration — a broken file becomes a diagnostic, never a stop;
+ *   2. collects role claims, lets the role registry pick one owner per role and tells every
+ *      adapter which of its services are vetoed — before any instance starts;
+ *   3. starts each instance as soon as everything in its `after:` (instances or roles) is ready;
+ *      independent instances start together;
+ *   4. keeps the latest ServiceStatus of every service (from the adapters' `state` events) and
+ *      answers cross-instance dependency questions (DependencyView) from it;
+ *   5. routes control requests (`instance/service` or a unique bare service name);
+ *   6. stops the instances in reverse start order within one shutdown deadline.
+ *
+ * Every event (state, log, message, orphan) goes out on `events`, which the API server streams.
+ */
+import { EventEmitter } from 'node:events';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Adapter, AdapterEvent, DependencyView, DepState, Diagnostic, Logger } from '../adapters/adapter.js';
+import { adapterFactory } from '../adapters/factories.js';
+import { loadGlobal, loadInstances } from '../config/loader.js';
+import type { GlobalConfig } from '../config/schema.js';
+import type { Sys } from '../pid1/sys.js';
+import { decideRoles, holderOf, type RoleDecision } from '../roles/registry.js';
+import { allRoleNames } from '../roles/names.js';
+import { prepareRoot } from './rootfs.js';
+import { isFailed, isReady, type ServiceStatus } from './states.js';
+
+export interface Instance {
+  name: string;
+  file: string;
+  kind: string;
+  after: string[];
+  root: string;
+  adapter: Adapter;
+  started: boolean;
+  startedAt?: number;
+}
+
+type InstanceConfigLike = Record<string, unknown> & { adapter: string; after?: string[]; root?: string; enabled?: boolean };
+
+export type ManagerEvent = AdapterEvent | { type: 'orphan'; pid: number; code: number | null; signal: string | null };
+
+export class Manager {
+  readonly events = new EventEmitter();
+  global!: GlobalConfig;
+  instances: Instance[] = [];
+  diagnostics: Diagnostic[] = [];
+  roles: RoleDecision | undefined;
+  private readonly statuses = new Map<string, ServiceStatus>();
+  private readonly depListeners = new Set<() => void>();
+  private startOrder: string[] = [];
+  private stopping = false;
+
+  constructor(
+    readonly configDir: string,
+    private readonly sys: Sys,
+    private readonly log: Logger,
+  ) {
+    this.events.setMaxListeners(0);
+  }
+
+  // ------------------------------------------------------------------------------ loading
+
+  /** Load global config, instances and each adapter's own config. Never throws for bad input. */
+  async load(): Promise<void> {
+    const g = loadGlobal(this.configDir);
+    this.global = g.config;
+    const inst = loadInstances(this.configDir);
+    this.diagnostics = [...g.diagnostics, ...inst.diagnostics];
+    for (const def of inst.instances) {
+      if (def.config.enabled === false) continue;
+      await this.addInstance(def.name, def.file, def.config as InstanceConfigLike);
+    }
+    this.decideRoles();
+    for (const d of this.diagnostics) (d.level === 'error' ? this.log.error : this.log.warn).call(this.log, d.message);
+  }
+
+  private async addInstance(name: string, file: string, config: InstanceConfigLike): Promise<void> {
+    try {
+      const factory = await adapterFactory(config.adapter);
+      const runDir = join(this.global.run_dir, name);
+      mkdirSync(runDir, { recursive: true, mode: 0o755 });
+      const adapter = factory({
+        instance: name,
+        config,
+        configDir: this.configDir,
+        runDir,
+        logDir: this.global.log_dir,
+        sys: this.sys,
+        log: this.log,
+        deps: this.depView,
+        emit: (ev) => this.onAdapterEvent(ev),
+      });
+      const diags = await adapter.load();
+      this.diagnostics.push(...diags);
+      this.instances.push({ name, file, kind: config.adapter, after: config.after ?? [], root: config.root ?? '/', adapter, started: false });
+    } catch (e) {
+      this.diagnostics.push({ level: 'error', file, key: 'adapter', message: `${name}: unable to load instance: ${(e as Error).message}` });
+    }
+  }
+
+  private decideRoles(): void {
+    const claims = this.instances.flatMap((i) => i.adapter.claims().map((c) => ({ instance: i.name, service: c.service, role: c.role })));
+    const decision = decideRoles({
+      roles: allRoleNames(this.global.roles.extra),
+      claims,
+      policy: this.global.roles,
+      instances: this.instances.map((i) => i.name),
+    });
+    this.roles = decision;
+    this.diagnostics.push(...decision.diagnostics);
+    for (const i of this.instances) i.adapter.applyRoles(decision.vetoed.get(i.name) ?? new Set());
+  }
+
+  // ------------------------------------------------------------------------------ starting
+
+  /** Start every instance as soon as its `after:` is satisfied. Returns once all are scheduled. */
+  async start(adopt?: Record<string, unknown>): Promise<void> {
+    if (adopt) {
+      for (const i of this.instances) if (adopt[i.name] !== undefined) i.adapter.adopt(adopt[i.name]);
+    }
+    const tryStart = (): void => {
+      for (const i of this.instances) {
+        if (i.started || this.stopping) continue;
+        const waiting = i.after.filter((ref) => this.depView.state(ref, i.name) !== 'ready');
+        if (waiting.length > 0) continue;
+        i.started = true;
+        i.startedAt = Date.now();
+        this.startOrder.push(i.name);
+        prepareRoot(i.root, this.sys, this.log);
+        this.log.info(`${i.name}: starting instance (${i.kind}${i.root !== '/' ? `, root ${i.root}` : ''})`);
+        i.adapter.start().catch((e: unknown) => this.log.error(`${i.name}: unable to start instance: ${(e as Error).message}`));
+      }
+    };
+    this.depView.onChange(tryStart);
+    tryStart();
+  }
+
+  // ------------------------------------------------------------------------------ state
+
+  private onAdapterEvent(ev: AdapterEvent): void {
+    if (ev.type === 'state') {
+      this.statuses.set(ev.status.id, ev.status);
+      for (const l of [...this.depListeners]) l();
+    } else if (ev.type === 'message') {
+      (ev.level === 'error' ? this.log.error : ev.level === 'warning' ? this.log.warn : this.log.info).call(this.log, ev.text);
+    }
+    this.events.emit('event', ev);
+  }
+
+  /** emit an orphan-reaped event (from the reaper) */
+  orphan(pid: number, code: number | null, signal: string | null): void {
+    this.events.emit('event', { type: 'orphan', pid, code, signal } satisfies ManagerEvent);
+  }
+
+  /** Every service of every instance, in instance then name order. */
+  list(): ServiceStatus[] {
+    return this.instances.flatMap((i) => i.adapter.list());
+  }
+
+  readonly depView: DependencyView = {
+    state: (ref: string, from: string): DepState => this.depState(ref, from),
+    onChange: (cb) => {
+      this.depListeners.add(cb);
+      return () => this.depListeners.delete(cb);
+    },
+  };
+
+  private depState(ref: string, from: string): DepState {
+    if (ref.startsWith('role:')) {
+      const holder = this.roles ? holderOf(this.roles, ref.slice(5)) : null;
+      if (holder === 'metainit') return 'ready';
+      if (!holder) return 'unknown';
+      return this.depState(`${holder.instance}/${holder.service}`, from);
+    }
+    if (!ref.includes('/')) {
+      const inst = this.instances.find((i) => i.name === ref);
+      if (inst && !this.statuses.has(`${from}/${ref}`)) return this.instanceState(inst);
+      ref = `${from}/${ref}`;
+    }
+    const st = this.statuses.get(ref) ?? this.list().find((s) => s.id === ref);
+    if (!st) return 'unknown';
+    if (isReady(st.state)) return 'ready';
+    if (isFailed(st.state)) return 'failed';
+    return 'pending';
+  }
+
+  /** An instance is ready once started and none of its wanted services is still on its way up. */
+  private instanceState(i: Instance): DepState {
+    if (!i.started) return 'pending';
+    const wanted = i.adapter.list().filter((s) => s.target === 'up');
+    if (wanted.some((s) => s.state === 'waiting' || s.state === 'starting')) return 'pending';
+    return 'ready';
+  }
+
+  // ------------------------------------------------------------------------------ control
+
+  /** Resolve "instance/service" or a unique bare service name. Throws a user-facing error. */
+  resolve(name: string): { inst: Instance; service: string } {
+    const slash = name.indexOf('/');
+    if (slash > 0) {
+      const inst = this.instances.find((i) => i.name === name.slice(0, slash));
+      const service = name.slice(slash + 1);
+      if (inst && inst.adapter.list().some((s) => s.name === service)) return { inst, service };
+      throw new Error(`${name}: unable to find service: no such service (fix: see metainit status)`);
+    }
+    const hits = this.list().filter((s) => s.name === name);
+    if (hits.length === 1) {
+      const inst = this.instances.find((i) => i.name === hits[0]!.instance)!;
+      return { inst, service: name };
+    }
+    if (hits.length > 1) {
+      throw new Error(`${name}: unable to find service: ambiguous, it exists in ${hits.map((h) => h.instance).join(', ')} (fix: write instance/${name})`);
+    }
+    throw new Error(`${name}: unable to find service: no such service (fix: see metainit status)`);
+  }
+
+  status(name?: string): ServiceStatus[] {
+    if (!name) return this.list();
+    const { inst, service } = this.resolve(name);
+    return inst.adapter.list().filter((s) => s.name === service);
+  }
+
+  async control(verb: 'start' | 'stop' | 'restart', name: string): Promise<void> {
+    const { inst, service } = this.resolve(name);
+    if (verb === 'start') await inst.adapter.startService(service);
+    else if (verb === 'stop') await inst.adapter.stopService(service);
+    else await inst.adapter.restartService(service);
+  }
+
+  async reload(name: string): Promise<Diagnostic[]> {
+    const { inst, service } = this.resolve(name);
+    return inst.adapter.reloadService(service);
+  }
+
+  async kill(name: string, signal: NodeJS.Signals): Promise<void> {
+    const { inst, service } = this.resolve(name);
+    await inst.adapter.killService(service, signal);
+  }
+
+  logs(name: string, n: number): string[] {
+    if (name === 'metainit') return (this.log as { tail?: (n: number) => string[] }).tail?.(n) ?? [];
+    const { inst, service } = this.resolve(name);
+    return inst.adapter.logs(service, n);
+  }
+
+  /** Re-scan every instance's configuration (SIGHUP / `metainit sync`). */
+  async sync(): Promise<Diagnostic[]> {
+    const out: Diagnostic[] = [];
+    for (const i of this.instances) {
+      try {
+        out.push(...(await i.adapter.sync()));
+      } catch (e) {
+        out.push({ level: 'error', file: i.file, key: '', message: `${i.name}: unable to sync: ${(e as Error).message}` });
+      }
+    }
+    for (const d of out) (d.level === 'error' ? this.log.error : this.log.warn).call(this.log, d.message);
+    return out;
+  }
+
+  // ------------------------------------------------------------------------------ stopping
+
+  /** Stage 3: stop instances in reverse start order, all within `deadline` (ms epoch). */
+  async stopAll(deadline: number): Promise<void> {
+    this.stopping = true;
+    const order = [...this.startOrder].reverse();
+    for (const i of this.instances) if (!order.includes(i.name)) order.push(i.name);
+    for (const name of order) {
+      const inst = this.instances.find((i) => i.name === name)!;
+      this.log.info(`${name}: stopping instance`);
+      try {
+        await inst.adapter.stop(deadline);
+      } catch (e) {
+        this.log.error(`${name}: unable to stop instance: ${(e as Error).message}`);
+      }
+    }
+  }
+
+  /** adapter snapshots for a re-exec of PID 1 */
+  snapshot(): Record<string, unknown> {
+    return Object.fromEntries(this.instances.map((i) => [i.name, i.adapter.snapshot()]));
+  }
+}
