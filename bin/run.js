@@ -1,0 +1,16 @@
+#!/usr/bin/env node
+// metainit CLI entry. `boot` and the everyday client commands take the fast path (no oclif, no
+// zod); `check`, `plan` and --help go through oclif. As PID 1 (init=/sbin/metainit) the kernel may
+// pass no arguments or its own leftovers: that means `boot`.
+process.on('SIGUSR1', () => {}); // as PID 1, never let SIGUSR1 start Node's inspector
+delete process.env.NODE_EXTRA_CA_CERTS;
+
+let argv = process.argv.slice(2);
+const fast = await import('../dist/src/cli/fast.js');
+if (process.pid === 1 && !fast.isKnownCommand(argv[0])) argv = ['boot'];
+if (fast.isFastCommand(argv)) {
+  process.exitCode = await fast.runFast(argv);
+} else {
+  const { execute } = await import('@oclif/core');
+  await execute({ dir: import.meta.url, args: argv });
+}

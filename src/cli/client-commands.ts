@@ -1,0 +1,125 @@
+/**
+ * client-commands.ts — what each client command does, shared by the fast path and oclif.
+ *
+ * A command connects to the control socket, makes one request and prints the answer: a table on
+ * a terminal, stable JSON with --json. Exit codes: 0 done, 1 the request failed (service error,
+ * job failed, no such service), 2 usage, 3 metainit unreachable. Errors go to stderr as one line
+ * `<subject>: unable to <verb> <object>: <reason>`.
+ */
+import { connect, defaultSocket } from '../services-api/client.js';
+import type { ServiceStatus } from '../supervisor/states.js';
+import { paint, paintState, statusTable, table, useColor } from './format.js';
+
+type Flags = Record<string, string | number | boolean | undefined>;
+type Args = Record<string, string | undefined>;
+
+interface StatusResult {
+  manager: { pid: number; mode: string; uptime: number; reaped: number; version: string };
+  services: ServiceStatus[];
+}
+interface JobResult {
+  result: 'done' | 'failed' | 'timeout' | 'canceled' | 'dependency';
+  status: ServiceStatus;
+}
+interface RoleRow {
+  role: string;
+  holder: string | null;
+  state: string | null;
+  vetoed: string[];
+}
+
+const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : s + '\n');
+const err = (s: string): void => void process.stderr.write(s + '\n');
+
+export async function runClientCommand(name: string, args: Args, flags: Flags): Promise<number> {
+  const socket = (flags.socket as string | undefined) || defaultSocket();
+  let client;
+  try {
+    client = await connect(socket);
+  } catch (e) {
+    err((e as Error).message);
+    return 3;
+  }
+  const color = useColor();
+  try {
+    switch (name) {
+      case 'status': {
+        const res = (await client.call('status', args.name ? { name: args.name } : {})) as StatusResult;
+        if (flags.json) out(JSON.stringify(res, null, 2));
+        else {
+          const m = res.manager;
+          out(`${paint('metainit', 'bold', color)} pid ${m.pid}, ${m.mode} mode, up ${Math.round(m.uptime / 1000)}s, ${m.reaped} orphan(s) reaped`);
+          out(statusTable(res.services, color));
+        }
+        return res.services.some((s) => s.state === 'error') && args.name ? 1 : 0;
+      }
+      case 'start':
+      case 'stop':
+      case 'restart':
+      case 'reload': {
+        const res = (await client.call(name, { name: args.name })) as JobResult;
+        if (flags.json) out(JSON.stringify(res, null, 2));
+        else {
+          const why = res.status.reason ? ` (${res.status.reason})` : '';
+          out(`${res.status.id}: ${name} ${res.result}, now ${paintState(res.status.state, color)}${why}`);
+        }
+        return res.result === 'done' ? 0 : 1;
+      }
+      case 'kill': {
+        await client.call('kill', { name: args.name, signal: args.signal });
+        out(`${args.name}: sent ${String(args.signal).toUpperCase()}`);
+        return 0;
+      }
+      case 'logs': {
+        const lines = (await client.call('logs', { name: args.name, lines: flags.lines ?? 50, follow: !!flags.follow })) as string[];
+        for (const l of lines) out(l);
+        if (!flags.follow) return 0;
+        await new Promise<void>((resolve) => {
+          client!.stream((ev) => {
+            const e = ev as { type: string; line?: string };
+            if (e.type === 'log' && e.line !== undefined) out(e.line);
+          });
+          client!.onClose(resolve);
+          process.once('SIGINT', () => resolve());
+        });
+        return 0;
+      }
+      case 'sync': {
+        const diags = (await client.call('sync', {})) as Array<{ level: string; message: string }>;
+        if (flags.json) out(JSON.stringify(diags, null, 2));
+        else if (diags.length === 0) out('sync: configuration re-read, no problems');
+        else for (const d of diags) out(`${d.level === 'error' ? paint('error', 'red', color) : paint('warning', 'yellow', color)}: ${d.message}`);
+        return diags.some((d) => d.level === 'error') ? 1 : 0;
+      }
+      case 'roles': {
+        const rows = (await client.call('roles', {})) as RoleRow[];
+        if (flags.json) out(JSON.stringify(rows, null, 2));
+        else
+          out(
+            table(
+              ['ROLE', 'HOLDER', 'STATE', 'VETOED'],
+              rows.map((r) => [r.role, r.holder ?? paint('unowned', 'dim', color), r.state ? paintState(r.state, color) : '-', r.vetoed.join(', ')]),
+              color,
+            ),
+          );
+        return 0;
+      }
+      case 'halt':
+      case 'poweroff':
+      case 'reboot':
+      case 'reexec': {
+        await client.call(name, {});
+        out(`metainit: ${name} requested`);
+        return 0;
+      }
+      default:
+        err(`metainit: unable to run ${name}: not a client command`);
+        return 2;
+    }
+  } catch (e) {
+    err((e as Error).message);
+    return 1;
+  } finally {
+    client.close();
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * spec.ts — the CLI's commands, arguments and flags, declared once.
+ *
+ * Two front ends read this table: the oclif commands in src/commands (help, manifest, the
+ * offline commands) and the fast path in fast.ts, which runs the everyday client commands
+ * (`status`, `start`, `logs` …) without loading oclif or zod so that `metainit status` costs little
+ * more than starting node. Keep this file free of imports: the fast path loads it first.
+ */
+
+export interface FlagSpec {
+  type: 'boolean' | 'string' | 'integer';
+  char?: string;
+  description: string;
+  env?: string;
+  default?: string | number | boolean;
+  hidden?: boolean;
+}
+
+export interface ArgSpec {
+  name: string;
+  description: string;
+  required: boolean;
+}
+
+export interface CommandSpec {
+  summary: string;
+  args: ArgSpec[];
+  flags: Record<string, FlagSpec>;
+  /** runs against a live metainit through the control socket (fast path) */
+  client: boolean;
+  examples?: string[];
+}
+
+const socket: FlagSpec = { type: 'string', description: 'control socket of the running metainit', env: 'METAINIT_SOCKET' };
+const json: FlagSpec = { type: 'boolean', description: 'print stable JSON instead of a table' };
+const configDir: FlagSpec = { type: 'string', description: 'configuration directory', default: '/etc/metainit' };
+const name: ArgSpec = { name: 'name', description: 'service, as instance/service or a unique service name', required: true };
+
+function control(summary: string): CommandSpec {
+  return { summary, args: [name], flags: { socket, json }, client: true };
+}
+function power(summary: string): CommandSpec {
+  return { summary, args: [], flags: { socket }, client: true };
+}
+
+export const COMMANDS: Record<string, CommandSpec> = {
+  boot: {
+    summary: 'Run the manager in the foreground (what PID 1 runs)',
+    args: [],
+    flags: {
+      'config-dir': configDir,
+      socket: { type: 'string', description: 'control socket to serve (default: from metainit.yaml, /run/metainit/control.sock)' },
+      container: { type: 'boolean', description: 'container mode even when not in a PID namespace: SIGTERM/SIGINT stop everything and exit' },
+      'reexec-state': { type: 'string', description: 'state file to re-adopt children from (set by a re-exec)', hidden: true },
+    },
+    client: false,
+    examples: ['metainit boot --config-dir ./examples/demo --socket /tmp/metainit.sock'],
+  },
+  status: {
+    summary: 'Show the state of every service, or of one',
+    args: [{ ...name, required: false }],
+    flags: { socket, json },
+    client: true,
+    examples: ['metainit status', 'metainit status native/redis --json'],
+  },
+  start: control('Start a service and wait until it is ready'),
+  stop: control('Stop a service and wait until it has stopped'),
+  restart: control('Restart a service and wait until it is ready again'),
+  reload: control('Apply the changed definition file of one service'),
+  kill: {
+    summary: 'Send a signal to a service',
+    args: [name, { name: 'signal', description: 'signal name, e.g. HUP, USR1, TERM', required: true }],
+    flags: { socket },
+    client: true,
+  },
+  logs: {
+    summary: 'Print the last lines of a service log (metainit for its own)',
+    args: [name],
+    flags: {
+      socket,
+      follow: { type: 'boolean', char: 'f', description: 'keep printing new lines' },
+      lines: { type: 'integer', char: 'n', description: 'number of lines', default: 50 },
+    },
+    client: true,
+  },
+  sync: { summary: 'Re-read the configuration: start new services, stop deleted ones', args: [], flags: { socket, json }, client: true },
+  roles: { summary: 'Show who holds each system role and who was vetoed', args: [], flags: { socket, json }, client: true },
+  halt: power('Stop everything and halt'),
+  poweroff: power('Stop everything and power off'),
+  reboot: power('Stop everything and reboot'),
+  reexec: power('Re-execute metainit in place (live upgrade), keeping every service running'),
+  check: {
+    summary: 'Check a configuration directory offline: schema errors, unknown keys, cycles',
+    args: [],
+    flags: { 'config-dir': configDir, json },
+    client: false,
+  },
+  plan: {
+    summary: 'Print the parallel start levels of a configuration directory',
+    args: [],
+    flags: { 'config-dir': configDir, json },
+    client: false,
+  },
+};
