@@ -3,14 +3,13 @@
  * the manifest and the fast path can never disagree about a flag. Client commands run the same
  * code as the fast path (client-commands.ts).
  */
-import { Args, Command, Flags } from '@oclif/core';
+import { Args, Command, Flags, type Interfaces } from '@oclif/core';
 import { COMMANDS, type CommandSpec } from './spec.js';
 import { runClientCommand } from './client-commands.js';
 
-type AnyFlag = ReturnType<typeof Flags.string> | ReturnType<typeof Flags.boolean> | ReturnType<typeof Flags.integer>;
 
-export function oclifFlags(spec: CommandSpec): Record<string, AnyFlag> {
-  const flags: Record<string, AnyFlag> = {};
+export function oclifFlags(spec: CommandSpec): Interfaces.FlagInput {
+  const flags: Interfaces.FlagInput = {};
   for (const [name, f] of Object.entries(spec.flags)) {
     const common = { description: f.description, hidden: f.hidden ?? false, ...(f.char ? { char: f.char as 'f' } : {}), ...(f.env ? { env: f.env } : {}) };
     if (f.type === 'boolean') flags[name] = Flags.boolean(common);

@@ -1,0 +1,172 @@
+/**
+ * handler.ts — the control API's methods, answered by the manager.
+ *
+ * Glue between the transport-independent ApiServer (server.ts) and the Manager: each method maps
+ * to one manager call. Control methods are *jobs*: `start`, `stop`, `restart` wait until the
+ * service reaches the wanted state and answer `done`, `failed` (it reached `error`), or `timeout`
+ * (still on its way after JOB_TIMEOUT_MS — the job itself goes on). Subscriptions filter the
+ * manager's event stream by type and, for `logs -f`, by service.
+ */
+import type { Logger } from '../adapters/adapter.js';
+import type { Mode } from '../pid1/mode.js';
+import type { Sys } from '../pid1/sys.js';
+import type { ShutdownKind } from '../pid1/shutdown.js';
+import { checkConfig } from '../config/plan.js';
+import { roleTable } from '../roles/registry.js';
+import { DepGraph } from '../supervisor/graph.js';
+import type { Manager, ManagerEvent } from '../supervisor/manager.js';
+import { isFailed, isReady, type ServiceStatus } from '../supervisor/states.js';
+import type { Diagnostic, JobResult, Method } from './protocol.js';
+import { ApiServer, type ConnInfo, type Handler, type SubscriptionFilter } from './server.js';
+import { listenUnix } from './unix.js';
+
+export const JOB_TIMEOUT_MS = 30_000;
+
+export interface ApiHooks {
+  mode: Mode;
+  startedAt: number;
+  reaped: () => number;
+  shutdown: (kind: ShutdownKind) => void;
+  reexec: () => void;
+}
+
+export interface ApiHandle {
+  close(): Promise<void>;
+}
+
+type Job = 'start' | 'stop' | 'restart';
+
+/** Is `st` the end of job `job` begun at `since0`? → outcome, or null while still under way. */
+export function jobOutcome(job: Job, st: ServiceStatus, since0: number): JobResult['result'] | null {
+  if (job === 'stop') return st.state === 'stopped' || st.state === 'error' ? 'done' : null;
+  if (job === 'restart' && st.since <= since0) return null; // nothing happened yet
+  if (isReady(st.state)) return 'done';
+  if (isFailed(st.state)) return st.reason?.startsWith('dependency') ? 'dependency' : 'failed';
+  if (st.state === 'stopped' && st.target === 'down') return 'canceled';
+  return null;
+}
+
+export function createHandler(manager: Manager, hooks: ApiHooks, version: string): Handler {
+  const one = (name: string): ServiceStatus => {
+    const st = manager.status(name)[0];
+    if (!st) throw new Error(`${name}: unable to find service: no such service (fix: see metainit status)`);
+    return st;
+  };
+
+  const runJob = async (job: Job, name: string): Promise<JobResult> => {
+    const before = one(name);
+    const done = new Promise<JobResult>((resolve) => {
+      const timer = setTimeout(() => finish('timeout'), JOB_TIMEOUT_MS);
+      const onEvent = (ev: ManagerEvent): void => {
+        if (ev.type !== 'state' || ev.status.id !== before.id) return;
+        const outcome = jobOutcome(job, ev.status, before.since);
+        if (outcome) finish(outcome);
+      };
+      function finish(result: JobResult['result']): void {
+        clearTimeout(timer);
+        manager.events.off('event', onEvent);
+        resolve({ result, status: one(before.id) });
+      }
+      manager.events.on('event', onEvent);
+      // already there (start of a running service, stop of a stopped one)?
+      queueMicrotask(() => {
+        const now = one(before.id);
+        const outcome = job === 'restart' ? null : jobOutcome(job, now, before.since);
+        if (outcome) finish(outcome);
+      });
+    });
+    await manager.control(job, name);
+    return done;
+  };
+
+  const calls: { [M in Method]?: (p: Record<string, unknown>) => Promise<unknown> | unknown } = {
+    status: (p) => ({
+      manager: { pid: process.pid, mode: hooks.mode, uptime: Date.now() - hooks.startedAt, reaped: hooks.reaped(), version },
+      services: manager.status(p.name as string | undefined),
+    }),
+    start: (p) => runJob('start', p.name as string),
+    stop: (p) => runJob('stop', p.name as string),
+    restart: (p) => runJob('restart', p.name as string),
+    reload: async (p) => {
+      const diagnostics = await manager.reload(p.name as string);
+      const status = one(p.name as string);
+      return { result: diagnostics.some((d) => d.level === 'error') ? 'failed' : 'done', status, diagnostics } satisfies JobResult;
+    },
+    sync: () => manager.sync(),
+    kill: async (p) => {
+      await manager.kill(p.name as string, p.signal as NodeJS.Signals);
+      return { ok: true };
+    },
+    logs: (p) => manager.logs(p.name as string, p.lines as number),
+    plan: () => {
+      const graph = new DepGraph(manager.list().map((s) => ({ id: s.id, after: s.after.map((a) => (a.includes('/') || a.startsWith('role:') ? a : `${s.instance}/${a}`)) })));
+      return { levels: graph.levels().levels };
+    },
+    check: (): Diagnostic[] => {
+      const c = checkConfig(manager.configDir);
+      return [...c.errors, ...c.warnings];
+    },
+    roles: () => {
+      if (!manager.roles) return [];
+      const states = new Map(manager.list().map((s) => [s.id, s.state]));
+      return roleTable(manager.roles, (id) => states.get(id) ?? null);
+    },
+    halt: () => power('halt'),
+    poweroff: () => power('poweroff'),
+    reboot: () => power('reboot'),
+    reexec: () => {
+      setImmediate(() => hooks.reexec()); // answer first, then exec
+      return { ok: true };
+    },
+  };
+
+  function power(kind: ShutdownKind): { ok: true } {
+    setImmediate(() => hooks.shutdown(kind));
+    return { ok: true };
+  }
+
+  return {
+    async call(method: Method, params: unknown, _conn: ConnInfo): Promise<unknown> {
+      const fn = calls[method];
+      if (!fn) throw new Error(`control: unable to run ${method}: not supported by this manager`);
+      return fn((params ?? {}) as Record<string, unknown>);
+    },
+    subscribe(_conn: ConnInfo, filter: SubscriptionFilter, push): () => void {
+      const logsOf = filter.logsOf ? manager.resolve(filter.logsOf) : undefined;
+      const logsId = logsOf ? `${logsOf.inst.name}/${logsOf.service}` : undefined;
+      const onEvent = (ev: ManagerEvent): void => {
+        if (filter.types && !filter.types.includes(ev.type)) return;
+        if (logsId && (ev.type !== 'log' || ev.id !== logsId)) return;
+        push(ev);
+      };
+      manager.events.on('event', onEvent);
+      return () => manager.events.off('event', onEvent);
+    },
+  };
+}
+
+/** Serve the API on the unix socket (and WebSocket when enabled). */
+export async function startApi(manager: Manager, sys: Sys, log: Logger, hooks: ApiHooks, version = '0'): Promise<ApiHandle> {
+  const g = manager.global;
+  const api = new ApiServer(createHandler(manager, hooks, version), { log });
+  const unix = await listenUnix(api, { path: g.socket, group: g.group, sys, log });
+  log.info(`control: listening on ${unix.path}`);
+  let ws: { close(): Promise<void> | void } | undefined;
+  if (g.websocket.enabled) {
+    try {
+      const { listenWs } = await import('./ws.js');
+      const w = await listenWs(api, { port: g.websocket.port, tokenFile: g.websocket.token_file, log });
+      log.info(`control: WebSocket API on ${w.host}:${w.port}`);
+      ws = w;
+    } catch (e) {
+      log.error((e as Error).message);
+    }
+  }
+  return {
+    async close() {
+      api.closeAll();
+      await unix.close();
+      await ws?.close();
+    },
+  };
+}
