@@ -81,6 +81,7 @@ export async function boot(opts: BootOptions): Promise<never> {
   const reaper = installReaper(sys);
   reaper.on('orphan', (r) => manager?.orphan(r.pid, r.code, r.signal === null ? null : String(r.signal)));
   log.info(`metainit ${version()} starting as pid ${process.pid} in ${mode} mode${opts.reexecState ? ' (re-exec)' : ''}`);
+  injectFault(process.env.METAINIT_INJECT_FAULT);
 
   // 2. stage 1 -----------------------------------------------------------------------------------
   const adopted = opts.reexecState ? readState(opts.reexecState) : undefined;
@@ -209,9 +210,26 @@ function collectFds(snap: unknown): number[] {
   return out;
 }
 
+/**
+ * Test hook: METAINIT_INJECT_FAULT=throw:MS | reject:MS | abort:MS | exit:MS makes PID 1 fail on
+ * purpose MS ms after boot, so the ns tests can prove the survival net. It is dropped from the
+ * environment of a re-exec, so an injected abort happens once.
+ */
+function injectFault(spec: string | undefined): void {
+  const m = /^(throw|reject|abort|exit):(\d+)$/.exec(spec ?? '');
+  if (!m) return;
+  log.warn(`test hook: injecting ${m[1]} in ${m[2]} ms`);
+  setTimeout(() => {
+    if (m[1] === 'throw') throw new Error('injected uncaught exception');
+    if (m[1] === 'reject') void Promise.reject(new Error('injected unhandled rejection'));
+    if (m[1] === 'exit') process.exit(3);
+    if (m[1] === 'abort') process.abort();
+  }, Number(m[2]));
+}
+
 function cleanEnv(): string[] {
   return Object.entries(process.env)
-    .filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS')
+    .filter(([k]) => k !== 'NODE_EXTRA_CA_CERTS' && k !== 'METAINIT_INJECT_FAULT')
     .map(([k, v]) => `${k}=${v ?? ''}`);
 }
 

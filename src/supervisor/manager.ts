@@ -144,6 +144,12 @@ export class Manager {
 
   private onAdapterEvent(ev: AdapterEvent): void {
     if (ev.type === 'state') {
+      const prev = this.statuses.get(ev.status.id);
+      if (prev?.state !== ev.status.state) {
+        const s = ev.status;
+        const line = `${s.id}: ${s.state}${s.pid !== undefined && s.state === 'running' ? ` (pid ${s.pid})` : ''}${s.reason ? ` — ${s.reason}` : ''}`;
+        (s.state === 'error' ? this.log.error : this.log.info).call(this.log, line);
+      }
       this.statuses.set(ev.status.id, ev.status);
       for (const l of [...this.depListeners]) l();
     } else if (ev.type === 'message') {
