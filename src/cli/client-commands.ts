@@ -8,7 +8,8 @@
  */
 import { connect, defaultSocket } from '../services-api/client.js';
 import type { ServiceStatus } from '../supervisor/states.js';
-import { paint, paintState, statusTable, table, useColor } from './format.js';
+import { formatRoleTable, type RoleRow } from '../roles/registry.js';
+import { paint, paintState, statusTable, useColor } from './format.js';
 
 type Flags = Record<string, string | number | boolean | undefined>;
 type Args = Record<string, string | undefined>;
@@ -20,12 +21,6 @@ interface StatusResult {
 interface JobResult {
   result: 'done' | 'failed' | 'timeout' | 'canceled' | 'dependency';
   status: ServiceStatus;
-}
-interface RoleRow {
-  role: string;
-  holder: string | null;
-  state: string | null;
-  vetoed: string[];
 }
 
 const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : s + '\n');
@@ -94,14 +89,7 @@ export async function runClientCommand(name: string, args: Args, flags: Flags): 
       case 'roles': {
         const rows = (await client.call('roles', {})) as RoleRow[];
         if (flags.json) out(JSON.stringify(rows, null, 2));
-        else
-          out(
-            table(
-              ['ROLE', 'HOLDER', 'STATE', 'VETOED'],
-              rows.map((r) => [r.role, r.holder ?? paint('unowned', 'dim', color), r.state ? paintState(r.state, color) : '-', r.vetoed.join(', ')]),
-              color,
-            ),
-          );
+        else out(formatRoleTable(rows, { color }));
         return 0;
       }
       case 'halt':

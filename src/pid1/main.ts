@@ -89,7 +89,7 @@ export async function boot(opts: BootOptions): Promise<never> {
   sys.cloexecFrom(adopted?.keepFds ?? []); // children get no stray descriptors
 
   // 3. stage 2 -----------------------------------------------------------------------------------
-  manager = new Manager(resolve(opts.configDir), sys, log);
+  manager = new Manager(resolve(opts.configDir), sys, log, mode !== 'supervisor');
   await manager.load();
   if (opts.socket) manager.global.socket = opts.socket;
   mkdirSync(dirname(stateFile), { recursive: true, mode: 0o755 });

@@ -18,7 +18,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { Adapter, AdapterEvent, DependencyView, DepState, Diagnostic, Logger } from '../adapters/adapter.js';
 import { adapterFactory } from '../adapters/factories.js';
 import { loadGlobal, loadInstances } from '../config/loader.js';
@@ -26,6 +26,7 @@ import type { GlobalConfig } from '../config/schema.js';
 import type { Sys } from '../pid1/sys.js';
 import { decideRoles, holderOf, type RoleDecision } from '../roles/registry.js';
 import { allRoleNames } from '../roles/names.js';
+import { policyRcDNames, removePolicyRcD, writePolicyRcD } from '../roles/policy-rc-d.js';
 import { prepareRoot } from './rootfs.js';
 import { isFailed, isReady, type ServiceStatus } from './states.js';
 
@@ -55,10 +56,17 @@ export class Manager {
   private startOrder: string[] = [];
   private stopping = false;
 
+  private readonly policyRoots = new Set<string>();
+
+  /**
+   * @param ownMountNamespace metainit is PID 1 (machine or container): runtime mounts such as the
+   *   policy-rc.d bind are its own. False when running as a plain supervisor on a host.
+   */
   constructor(
     readonly configDir: string,
     private readonly sys: Sys,
     private readonly log: Logger,
+    private readonly ownMountNamespace = false,
   ) {
     this.events.setMaxListeners(0);
   }
@@ -110,6 +118,7 @@ export class Manager {
       claims,
       policy: this.global.roles,
       instances: this.instances.map((i) => i.name),
+      file: join(this.configDir, 'metainit.yaml'),
     });
     this.roles = decision;
     this.diagnostics.push(...decision.diagnostics);
@@ -132,12 +141,27 @@ export class Manager {
         i.startedAt = Date.now();
         this.startOrder.push(i.name);
         prepareRoot(i.root, this.sys, this.log);
+        this.installPolicyRcD(i.root);
         this.log.info(`${i.name}: starting instance (${i.kind}${i.root !== '/' ? `, root ${i.root}` : ''})`);
         i.adapter.start().catch((e: unknown) => this.log.error(`${i.name}: unable to start instance: ${(e as Error).message}`));
       }
     };
     this.depView.onChange(tryStart);
     tryStart();
+  }
+
+  /** Debian's invoke-rc.d must not start a second cron: policy-rc.d answering 101 for vetoed names. */
+  private installPolicyRcD(root: string): void {
+    if (!this.roles || !this.global.roles.policy_rc_d || !this.ownMountNamespace) return;
+    const names = policyRcDNames(this.roles, this.instances).get(resolve(root));
+    if (!names?.length || this.policyRoots.has(resolve(root))) return;
+    try {
+      const inst = writePolicyRcD(root, join(this.global.run_dir, 'policy-rc.d'), names, this.sys);
+      this.policyRoots.add(resolve(root));
+      this.log.info(`roles: policy-rc.d in ${root} refuses ${names.join(', ')} (${inst.mode})`);
+    } catch (e) {
+      this.log.warn(`roles: unable to install policy-rc.d in ${root}: ${(e as Error).message}`);
+    }
   }
 
   // ------------------------------------------------------------------------------ state
@@ -179,8 +203,8 @@ export class Manager {
   private depState(ref: string, from: string): DepState {
     if (ref.startsWith('role:')) {
       const holder = this.roles ? holderOf(this.roles, ref.slice(5)) : null;
-      if (holder === 'metainit') return 'ready';
-      if (!holder) return 'unknown';
+      // metainit holds it, or nobody provides it: nothing to wait for (like systemd's After= on an absent unit)
+      if (holder === 'metainit' || !holder) return 'ready';
       return this.depState(`${holder.instance}/${holder.service}`, from);
     }
     if (!ref.includes('/')) {
@@ -284,6 +308,7 @@ export class Manager {
         this.log.error(`${name}: unable to stop instance: ${(e as Error).message}`);
       }
     }
+    for (const root of this.policyRoots) removePolicyRcD(root, join(this.global.run_dir, 'policy-rc.d'), this.sys);
   }
 
   /** adapter snapshots for a re-exec of PID 1 */
