@@ -86,7 +86,7 @@ export function loadInstances(dir: string): { instances: InstanceDef[]; diagnost
 
 /** A native service as the supervisor runs it. */
 export type ResolvedNativeService = Omit<NativeService, 'restart' | 'test'> & {
-  /** filled in: always for services, on-failure for oneshots */
+  /** filled in: always for services, never for oneshots (a oneshot ends ok or error and stays so) */
   restart: z.output<typeof RestartPolicy>;
   /** what is executed: split `exec`, `['/bin/sh', '-c', exec]` with shell: true, or the exec list as given */
   argv: string[];
@@ -148,7 +148,7 @@ export function resolveNativeService(svc: NativeService, input: Record<string, u
     diagnostics.push(diagnostic(subject, 'shell', 'shell: true has no effect when exec is a list', 'write exec as one string to run it through /bin/sh -c, or remove shell: true', 'warning'));
   }
 
-  const def: ResolvedNativeService = { ...rest, ready, restart: restart ?? (svc.oneshot ? 'on-failure' : 'always'), argv };
+  const def: ResolvedNativeService = { ...rest, ready, restart: restart ?? (svc.oneshot ? 'never' : 'always'), argv };
   if (readyArgv) def.readyArgv = readyArgv;
   return { def, diagnostics };
 }

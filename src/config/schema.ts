@@ -129,7 +129,7 @@ export const NativeService = z
     after: z.array(DepRef).default([]),
     /** extra environment; children otherwise get a clean one (PATH, HOME, USER, TERM, container) */
     environ: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
-    /** default: always (on-failure for oneshots, which then never restart after `ok`) */
+    /** default: always for services, never for oneshots (filled in by the loader) */
     restart: RestartPolicy.optional(),
     backoff: Backoff.default(Backoff.parse({})),
     /** after this many restarts in a row without a run reaching backoff.reset_after → error; 0 = never give up */

@@ -146,8 +146,8 @@ describe('config: native services', () => {
     expect(redis.raw).to.equal(readFileSync(join(dir, 'redis.yaml'), 'utf8'));
   });
 
-  it('defaults restart to on-failure for a oneshot', () => {
-    expect(services.get('net')!.def.restart).to.equal('on-failure');
+  it('defaults restart to never for a oneshot', () => {
+    expect(services.get('net')!.def.restart).to.equal('never');
   });
 
   it('turns test: into ready: {test} and splits both commands', () => {

@@ -1,0 +1,285 @@
+/**
+ * index.ts — the native adapter: metainit's own YAML services (the zos format), one instance.
+ *
+ * Model. The instance's services directory holds one file per service (file stem = name); the
+ * loader (config/loader.ts) validates and normalises them, a bad file is a diagnostic and the rest
+ * loads. Each service is a `Service` (service.ts: its state machine); this file only
+ *   - loads and re-scans the directory (`sync`: new → started, deleted → stopped and removed,
+ *     changed → stored for the next run; `reloadService` applies one file and restarts a live
+ *     service), and marks services in a dependency cycle inside the instance as `error`;
+ *   - starts event-driven, without levels: every wanted service asks the DependencyView about its
+ *     `after` refs whenever any state changes anywhere, and spawns the moment all are ready, so
+ *     independent services start together;
+ *   - applies role vetoes, answers control requests, and stops in reverse dependency order
+ *     (dependents first, independent ones in parallel, each with its own stop signal and timeout,
+ *     never beyond the shutdown deadline);
+ *   - serialises {name, pid, state, since, restarts, log fds} for a re-exec of PID 1 and re-adopts
+ *     from it (an adopted pid's exit then comes from the reaper's watch).
+ */
+import { closeSync } from 'node:fs';
+import { isAbsolute, resolve } from 'node:path';
+import { loadNativeServices, type NativeServiceEntry } from '../../config/loader.js';
+import { installReaper } from '../../pid1/reaper.js';
+import { DepGraph, resolveRef } from '../../supervisor/graph.js';
+import type { ServiceStatus } from '../../supervisor/states.js';
+import type { Adapter, AdapterContext, AdapterFactory, Diagnostic, RoleClaim } from '../adapter.js';
+import { Service, type RestartPolicy, type ServiceHost, type ServiceSnapshot } from './service.js';
+
+/** Shape of `snapshot()` output. */
+export interface NativeSnapshot {
+  services: ServiceSnapshot[];
+}
+
+/** Grace beyond the shutdown deadline for SIGKILLed processes to be reaped before stop() returns. */
+const KILL_GRACE_MS = 1000;
+
+
+export class NativeAdapter implements Adapter {
+  readonly kind = 'native';
+  readonly instance: string;
+  private readonly services = new Map<string, Service>();
+  private readonly raw = new Map<string, string>();
+  private readonly servicesDir: string;
+  private readonly host: ServiceHost;
+  private started = false;
+  private stopping = false;
+  private unsubscribe: (() => void) | undefined;
+  private evaluateQueued = false;
+
+  constructor(private readonly ctx: AdapterContext) {
+    this.instance = ctx.instance;
+    const dir = typeof ctx.config.services === 'string' ? ctx.config.services : 'services.d';
+    this.servicesDir = isAbsolute(dir) ? dir : resolve(ctx.configDir, dir);
+    this.host = {
+      instance: ctx.instance,
+      root: ctx.config.root ?? '/',
+      runDir: ctx.runDir,
+      logDir: ctx.logDir,
+      sys: ctx.sys,
+      log: ctx.log,
+      emit: (ev) => ctx.emit(ev),
+      depState: (ref) => ctx.deps.state(ref, ctx.instance),
+    };
+  }
+
+  // ------------------------------------------------------------------------------ loading
+
+  async load(): Promise<Diagnostic[]> {
+    const { services, diagnostics } = loadNativeServices(this.servicesDir, this.instance);
+    for (const [name, entry] of services) this.add(name, entry);
+    this.markCycles();
+    return diagnostics;
+  }
+
+  claims(): RoleClaim[] {
+    return [...this.services.values()].flatMap((s) => s.def.provides.map((role) => ({ role, service: s.name })));
+  }
+
+  applyRoles(vetoed: ReadonlySet<string>): void {
+    for (const s of this.services.values()) s.hold('vetoed', vetoed.has(s.name) ? 'vetoed by role registry' : undefined);
+  }
+
+  private add(name: string, entry: NativeServiceEntry): Service {
+    const svc = new Service(name, entry.file, entry.def, entry.def.restart, this.host);
+    this.services.set(name, svc);
+    this.raw.set(name, entry.raw);
+    return svc;
+  }
+
+  /** The instance's dependency graph (ids "instance/name"; refs outside the instance left out). */
+  private graph(): DepGraph {
+    const ids = new Set([...this.services.values()].map((s) => s.id));
+    return new DepGraph(
+      [...this.services.values()].map((s) => ({
+        id: s.id,
+        after: s.def.after.map((ref) => resolveRef(ref, this.instance, ids)).flatMap((r) => ('id' in r ? [r.id] : [])),
+      })),
+    );
+  }
+
+  private byId(id: string): Service | undefined {
+    return this.services.get(id.slice(this.instance.length + 1));
+  }
+
+  /** Services in a dependency cycle inside the instance: error "dependency cycle a → b → a". */
+  private markCycles(): void {
+    const cycleOf = new Map<string, string>();
+    for (const cycle of this.graph().findCycles()) {
+      const names = cycle.map((id) => this.byId(id)!.name);
+      const reason = `dependency cycle ${[...names, names[0]].join(' → ')}`;
+      for (const id of cycle) cycleOf.set(id, reason);
+    }
+    for (const s of this.services.values()) s.hold('blocked', cycleOf.get(s.id));
+  }
+
+  // ------------------------------------------------------------------------------ running
+
+  async start(): Promise<void> {
+    this.started = true;
+    this.unsubscribe ??= this.ctx.deps.onChange(() => this.queueEvaluate());
+    for (const s of this.services.values()) {
+      if (s.adopted && (s.wanted === 'down' || s.current !== 'stopped')) continue;
+      s.start(true);
+    }
+  }
+
+  /** Re-check waiting services once per turn of the event loop, not inside another service's transition. */
+  private queueEvaluate(): void {
+    if (this.evaluateQueued) return;
+    this.evaluateQueued = true;
+    queueMicrotask(() => {
+      this.evaluateQueued = false;
+      if (!this.stopping) for (const s of this.services.values()) s.evaluate();
+    });
+  }
+
+  list(): ServiceStatus[] {
+    return [...this.services.values()].map((s) => s.status()).sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  }
+
+  private get(name: string, verb: string): Service {
+    const s = this.services.get(name);
+    if (!s) throw new Error(`${this.instance}/${name}: unable to ${verb}: no such service (fix: see metainit status)`);
+    return s;
+  }
+
+  async startService(name: string): Promise<void> {
+    const s = this.get(name, 'start');
+    if (s.vetoed) throw new Error(`${s.id}: unable to start: ${s.vetoed}`);
+    s.start(true);
+  }
+
+  async stopService(name: string): Promise<void> {
+    await this.get(name, 'stop').stop();
+  }
+
+  async restartService(name: string): Promise<void> {
+    const s = this.get(name, 'restart');
+    if (s.vetoed) throw new Error(`${s.id}: unable to restart: ${s.vetoed}`);
+    await s.stop();
+    s.start(true);
+  }
+
+  async killService(name: string, signal: NodeJS.Signals): Promise<void> {
+    this.get(name, 'kill').kill(signal);
+  }
+
+  logs(name: string, n: number): string[] {
+    return this.get(name, 'read logs of').logs(n);
+  }
+
+  // ------------------------------------------------------------------------------ changes
+
+  /** Re-scan the directory: new → scheduled, deleted → stopped and removed, changed → stored. */
+  async sync(): Promise<Diagnostic[]> {
+    const { services, diagnostics } = loadNativeServices(this.servicesDir, this.instance);
+    const broken = this.brokenNames(diagnostics);
+    const fresh: Service[] = [];
+    for (const [name, entry] of services) {
+      const svc = this.services.get(name);
+      if (!svc) fresh.push(this.add(name, entry));
+      else if (this.raw.get(name) !== entry.raw) this.redefine(svc, entry);
+    }
+    const gone = [...this.services.keys()].filter((n) => !services.has(n) && !broken.has(n));
+    await Promise.all(gone.map((n) => this.remove(n)));
+    const wasBlocked = [...this.services.values()].filter((s) => s.blocked !== undefined);
+    this.markCycles();
+    if (this.started && !this.stopping) {
+      for (const s of fresh) s.start(true);
+      for (const s of wasBlocked) if (s.blocked === undefined && s.wanted === 'up') s.start(true);
+    }
+    return diagnostics;
+  }
+
+  /** Re-read one service's file and apply it; a live service is restarted with the new definition. */
+  async reloadService(name: string): Promise<Diagnostic[]> {
+    const svc = this.get(name, 'reload');
+    const { services, diagnostics } = loadNativeServices(this.servicesDir, this.instance);
+    const mine = diagnostics.filter((d) => d.service === svc.id);
+    const entry = services.get(name);
+    if (!entry) {
+      if (!this.brokenNames(diagnostics).has(name)) await this.remove(name);
+      return mine;
+    }
+    if (this.raw.get(name) !== entry.raw) {
+      this.redefine(svc, entry);
+      this.markCycles();
+    }
+    // a live run of an older definition (changed now, or stored by an earlier sync) is replaced
+    if (svc.outdated && (svc.current === 'starting' || svc.current === 'running')) {
+      await svc.stop();
+      svc.start(true);
+    }
+    return mine;
+  }
+
+  private redefine(svc: Service, entry: NativeServiceEntry): void {
+    svc.redefine(entry.file, entry.def, entry.def.restart);
+    this.raw.set(svc.name, entry.raw);
+  }
+
+  /** names whose file exists but failed to load: keep running what we have */
+  private brokenNames(diagnostics: Diagnostic[]): Set<string> {
+    const prefix = `${this.instance}/`;
+    return new Set(diagnostics.filter((d) => d.level === 'error' && d.service?.startsWith(prefix)).map((d) => d.service!.slice(prefix.length)));
+  }
+
+  private async remove(name: string): Promise<void> {
+    const svc = this.services.get(name);
+    if (!svc) return;
+    await svc.stop();
+    this.services.delete(name);
+    this.raw.delete(name);
+    await svc.dispose();
+  }
+
+  // ------------------------------------------------------------------------------ stopping
+
+  /** Stop everything, dependents first; nothing waits beyond `deadline` (then SIGKILL). */
+  async stop(deadline: number): Promise<void> {
+    this.stopping = true;
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    for (const level of this.graph().reverseOrder()) {
+      const stops = level.map((id) => this.byId(id)!.stop(Math.max(0, deadline - Date.now())));
+      await Promise.race([Promise.all(stops), sleep(Math.max(0, deadline - Date.now()) + KILL_GRACE_MS)]);
+    }
+    await Promise.all([...this.services.values()].map((s) => s.dispose()));
+  }
+
+  // ------------------------------------------------------------------------------ re-exec
+
+  snapshot(): NativeSnapshot {
+    return { services: [...this.services.values()].map((s) => s.snapshot()) };
+  }
+
+  adopt(snapshot: unknown): void {
+    const snap = snapshot as Partial<NativeSnapshot> | null;
+    if (!snap || !Array.isArray(snap.services)) return;
+    const reaper = installReaper(this.ctx.sys);
+    this.host.watchPid = (pid, cb) => reaper.watch(pid, cb);
+    for (const s of snap.services) {
+      const svc = this.services.get(s.name);
+      if (svc) {
+        svc.adopt(s);
+        continue;
+      }
+      // its file is gone: the process runs on unsupervised, its pipes are closed
+      if (s.pid !== undefined) this.ctx.log.warn(`${this.instance}/${s.name}: unable to re-adopt pid ${s.pid}: the service is no longer defined`);
+      for (const fd of Object.values(s.logFds ?? {})) {
+        try {
+          closeSync(fd);
+        } catch {
+          /* not open */
+        }
+      }
+    }
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms).unref());
+}
+
+/** The factory the manager gets from adapters/factories.ts for `adapter: native`. */
+export const createNativeAdapter: AdapterFactory = (ctx) => new NativeAdapter(ctx);

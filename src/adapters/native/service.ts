@@ -1,0 +1,437 @@
+/**
+ * service.ts — one native service: its state machine, as an explicit state × event table.
+ *
+ * Model. A service has a *target* (up/down: what is wanted) and a *state* (what is observed),
+ * never one variable. Wanting it up puts it in `waiting` until every `after` reference is ready
+ * (a running service, a finished oneshot, a role holder — asked through the DependencyView); then
+ * it is spawned (`starting`) and becomes `running` when its readiness says so. A oneshot stays
+ * `starting` while it runs — dependents wait for its result — and ends `ok` on exit 0, never to
+ * be respawned. When a process exits on its own, the restart policy decides (default `always`
+ * for services, `never` for oneshots): restart → `respawn`, and after the backoff delay
+ * (backoff.ts; first delay backoff.initial) a new run; no restart → `error` with the exit as
+ * reason (`ok` when it exited 0). Wanting it down sends stop_signal to the process, and SIGKILL
+ * to its whole process group when stop_timeout passes (`stopping` → `stopped`). A dependency
+ * that failed, a missing program, a readiness timeout, a cycle, too many fast failures all end
+ * in `error` with a reason; a start by hand leaves `error` again.
+ *
+ * Every change is reported as a `state` event with the full ServiceStatus. Events that a state
+ * does not list are ignored (a late exit of an old run, a second start while running …).
+ *
+ *            | start     deps ready  dep failed  ready  not ready  exited     backoff   stop       stop timeout
+ *   ---------+-----------------------------------------------------------------------------------------------
+ *   stopped  | wait      ·           ·           ·      ·          ·          ·         ·          ·
+ *   waiting  | ·         spawn       depFailed   ·      ·          ·          ·         drop       ·
+ *   starting | ·         ·           ·           up     abort      exited     ·         terminate  ·
+ *   running  | ·         ·           ·           ·      ·          exited     ·         terminate  ·
+ *   ok       | ·         ·           ·           ·      ·          ·          ·         drop       ·
+ *   respawn  | respawn   ·           ·           ·      ·          ·          respawn   drop       ·
+ *   stopping | wantUp    ·           ·           ·      ·          down       ·         ·          kill
+ *   error    | wait      ·           ·           ·      ·          ·          ·         drop       ·
+ *
+ * The table as data, with what each action does, is in states.ts; the actions are below.
+ */
+import type { AdapterEvent, DepState, Logger } from '../adapter.js';
+import type { ResolvedNativeService } from '../../config/loader.js';
+import type { Sys } from '../../pid1/sys.js';
+import { Backoff } from '../../supervisor/backoff.js';
+import { LogSink, logTarget, type LogFds, type LogSinkOptions } from '../../supervisor/logsink.js';
+import { adoptRun, describeExit, ExecError, signalRun, spawnRun, type ExitStatus, type Run, type WatchPid } from '../../supervisor/process.js';
+import { Readiness, readySpec } from '../../supervisor/readiness.js';
+import type { ServiceState, ServiceStatus, Target } from '../../supervisor/states.js';
+import { TABLE, type Action, type ServiceEvent } from './states.js';
+
+export type RestartPolicy = 'always' | 'on-failure' | 'never';
+
+/** What the adapter gives every service. */
+export interface ServiceHost {
+  instance: string;
+  root: string;
+  runDir: string;
+  logDir: string;
+  sys: Sys;
+  log: Logger;
+  emit(ev: AdapterEvent): void;
+  /** where a dependency named in `after` stands */
+  depState(ref: string): DepState;
+  /** the reaper's watch for pids that are not libuv children (adopted after a re-exec) */
+  watchPid?: WatchPid | undefined;
+}
+
+/** What survives a re-exec of PID 1 (see NativeAdapter.snapshot). */
+export interface ServiceSnapshot {
+  name: string;
+  state: ServiceState;
+  target: Target;
+  since: number;
+  restarts: number;
+  reason?: string | undefined;
+  pid?: number | undefined;
+  startedAt?: number | undefined;
+  logFds?: LogFds | undefined;
+}
+
+export class Service {
+  readonly id: string;
+  private state: ServiceState = 'stopped';
+  private target: Target = 'down';
+  private reason: string | undefined;
+  private since = Date.now();
+  private restarts = 0;
+  private lastExit: ServiceStatus['lastExit'];
+  /** sd_notify STATUS= text, shown as the reason while starting/running */
+  private statusText: string | undefined;
+  private run: Run | undefined;
+  /** the definition the current run was started with */
+  private runDef: ResolvedNativeService | undefined;
+  private sink: LogSink | undefined;
+  private readiness: Readiness;
+  private backoff: Backoff;
+  private cancelReady: (() => void) | undefined;
+  private respawnTimer: NodeJS.Timeout | undefined;
+  private stopTimer: NodeJS.Timeout | undefined;
+  /** set when a readiness failure is tearing the run down: the final error reason */
+  private abortReason: string | undefined;
+  /** upper bound for the next stop's timeout (a shutdown deadline) */
+  private stopCap = Infinity;
+  private readonly runGone: Array<() => void> = [];
+  /** taken over from a previous incarnation of PID 1 (running, or deliberately down) */
+  adopted = false;
+  /** dependency cycle reason: the service cannot start while it is set */
+  blocked: string | undefined;
+  /** the role registry said no (the reason shown): the service is not started */
+  vetoed: string | undefined;
+
+  constructor(
+    readonly name: string,
+    public file: string,
+    public def: ResolvedNativeService,
+    public restartPolicy: RestartPolicy,
+    private readonly host: ServiceHost,
+  ) {
+    this.id = `${host.instance}/${name}`;
+    this.backoff = new Backoff(def.backoff, def.max_restarts);
+    this.readiness = new Readiness(readySpec(def.ready, def.readyArgv), {
+      sys: host.sys,
+      instance: host.instance,
+      name,
+      runDir: host.runDir,
+      root: host.root,
+      spawnTest: (argv) => this.launch(argv, 'ignore'),
+      onStatus: (text) => {
+        this.statusText = text;
+        if (this.state === 'starting' || this.state === 'running') this.set(this.state, text);
+      },
+    });
+  }
+
+  // ------------------------------------------------------------------------------ inputs
+
+  status(): ServiceStatus {
+    return {
+      id: this.id,
+      instance: this.host.instance,
+      name: this.name,
+      adapter: 'native',
+      state: this.state,
+      target: this.target,
+      ...(this.reason !== undefined ? { reason: this.reason } : {}),
+      ...(this.run ? { pid: this.run.pid } : {}),
+      since: this.since,
+      restarts: this.restarts,
+      oneshot: this.def.oneshot,
+      after: this.def.after,
+      ...(this.lastExit ? { lastExit: this.lastExit } : {}),
+    };
+  }
+
+  get current(): ServiceState {
+    return this.state;
+  }
+
+  get wanted(): Target {
+    return this.target;
+  }
+
+  /** want it up; `byHand` (a user's start, the boot) resets the restart counter and backoff */
+  start(byHand = true): void {
+    if (byHand) {
+      this.restarts = 0;
+      this.backoff.reset();
+    }
+    this.dispatch({ kind: 'start' });
+  }
+
+  /** the dependency view changed: re-check `after` when waiting (`announce`: report even if unchanged) */
+  evaluate(announce = false): void {
+    if (this.state !== 'waiting') return;
+    const pending: string[] = [];
+    for (const ref of this.def.after) {
+      const st = this.host.depState(ref);
+      if (st === 'failed') return this.dispatch({ kind: 'depFailed', reason: `dependency failed: ${this.refName(ref)}` });
+      if (st !== 'ready') pending.push(this.refName(ref));
+    }
+    if (pending.length === 0) return this.dispatch({ kind: 'depsReady' });
+    const reason = `waiting for ${pending.join(', ')}`;
+    if (announce || reason !== this.reason) this.set('waiting', reason);
+  }
+
+  /** want it down; resolves once no run is left. `cap` bounds stop_timeout (ms). */
+  async stop(cap = Infinity): Promise<void> {
+    this.stopCap = cap;
+    this.dispatch({ kind: 'stop' });
+    if (this.run) await new Promise<void>((resolve) => this.runGone.push(resolve));
+  }
+
+  /** send a signal to the running process (what happens next is up to its exit) */
+  kill(signal: NodeJS.Signals): void {
+    if (!this.run || !signalRun(this.run.pid, signal)) throw new Error(`${this.id}: unable to kill: not running`);
+  }
+
+  /** block (cycle) or veto (roles) the service: it is shown as such and does not start */
+  hold(kind: 'blocked' | 'vetoed', reason: string | undefined): void {
+    if (kind === 'blocked') this.blocked = reason;
+    else this.vetoed = reason;
+    if (reason === undefined) return;
+    if (kind === 'blocked' && (this.state === 'stopped' || this.state === 'waiting' || this.state === 'error')) this.set('error', reason);
+    if (kind === 'vetoed' && (this.state === 'stopped' || this.state === 'waiting')) this.set('stopped', reason);
+  }
+
+  /** store a changed definition; it applies from the next run */
+  redefine(file: string, def: ResolvedNativeService, policy: RestartPolicy): void {
+    this.file = file;
+    this.def = def;
+    this.restartPolicy = policy;
+    this.backoff = new Backoff(def.backoff, def.max_restarts);
+    this.readiness.respec(readySpec(def.ready, def.readyArgv));
+    void this.sink?.retarget(logTarget(def.log, this.host.logDir, this.host.instance, this.name));
+  }
+
+  logs(n: number): string[] {
+    return this.sink?.tail(n) ?? [];
+  }
+
+  snapshot(): ServiceSnapshot {
+    return {
+      name: this.name,
+      state: this.state,
+      target: this.target,
+      since: this.since,
+      restarts: this.restarts,
+      reason: this.reason,
+      pid: this.run?.pid,
+      startedAt: this.run?.startedAt,
+      logFds: this.sink?.fds,
+    };
+  }
+
+  /** take over a run of a previous incarnation of PID 1 (before the adapter's start()) */
+  adopt(s: ServiceSnapshot): void {
+    this.adopted = true;
+    if (s.logFds) this.sink = LogSink.adopt(this.host.sys, this.sinkOptions(), s.logFds);
+    this.restarts = s.restarts;
+    this.target = s.target;
+    this.reason = s.reason;
+    this.since = s.since;
+    const alive = s.pid !== undefined && (s.state === 'starting' || s.state === 'running' || s.state === 'stopping');
+    if (!alive) {
+      // waiting/respawn: left stopped with its target, so the adapter's start() picks it up
+      if (s.state === 'ok' || s.state === 'error' || s.state === 'stopped') this.state = s.state;
+      return this.set(this.state, this.reason);
+    }
+    // readiness cannot be re-observed: a long-running service that was starting is taken as up
+    this.state = s.state === 'starting' && !this.def.oneshot ? 'running' : s.state;
+    this.attach(adoptRun(s.pid!, s.startedAt ?? s.since, this.host.watchPid));
+    if (!this.run) return; // already gone: the exit was handled
+    if (s.state === 'stopping') this.terminate();
+    else this.set(this.state, this.reason);
+  }
+
+  /** is a run alive that was started with an older definition (a sync stored a new one)? */
+  get outdated(): boolean {
+    return this.run !== undefined && this.runDef !== this.def;
+  }
+
+  /** the service is removed: close its pipes and notify socket (call after stop()) */
+  async dispose(): Promise<void> {
+    this.clearTimers();
+    this.readiness.close();
+    await this.sink?.close();
+  }
+
+  // ------------------------------------------------------------------------------ machine
+
+  private dispatch(ev: ServiceEvent): void {
+    const action = TABLE[this.state][ev.kind];
+    if (action) this.perform(action, ev);
+  }
+
+  private perform(action: Action, ev: ServiceEvent): void {
+    switch (action) {
+      case 'wait':
+        this.target = 'up';
+        if (this.blocked) return this.set('error', this.blocked);
+        if (this.vetoed) return this.set('stopped', this.vetoed);
+        // enter waiting and report it once, with what it waits for (or go straight on)
+        this.state = 'waiting';
+        this.since = Date.now();
+        this.reason = undefined;
+        return this.evaluate(true);
+      case 'spawn':
+        return this.spawn();
+      case 'respawn':
+        this.clearTimers();
+        if (ev.kind === 'backoff') this.restarts += 1;
+        return this.spawn();
+      case 'depFailed':
+        return this.set('error', ev.reason);
+      case 'up':
+        return this.set('running', this.statusText);
+      case 'abort':
+        this.abortReason = ev.reason;
+        this.signalStop();
+        return this.set('stopping', ev.reason);
+      case 'exited':
+        return this.exited(ev.exit!);
+      case 'drop':
+        this.clearTimers();
+        this.target = 'down';
+        return this.set('stopped', undefined);
+      case 'terminate':
+        return this.terminate();
+      case 'wantUp':
+        this.target = 'up';
+        return;
+      case 'down':
+        return this.down(ev.exit!);
+      case 'kill':
+        if (this.run) {
+          signalRun(this.run.pid, 'SIGKILL', true);
+          signalRun(this.run.pid, 'SIGKILL');
+        }
+        return;
+    }
+  }
+
+  private spawn(): void {
+    let run: Run;
+    try {
+      this.sink ??= LogSink.open(this.host.sys, this.sinkOptions());
+      run = this.launch(this.def.argv, this.sink);
+    } catch (e) {
+      return this.set('error', e instanceof ExecError ? e.reason : (e as Error).message);
+    }
+    this.attach(run);
+    this.statusText = undefined;
+    this.set('starting', undefined);
+    if (this.def.oneshot) return;
+    this.cancelReady = this.readiness.watch(run, {
+      ready: () => this.dispatch({ kind: 'ready' }),
+      failed: (reason) => this.dispatch({ kind: 'notReady', reason }),
+    });
+  }
+
+  /** start argv as this service runs (user, env, root, cwd); stdout/stderr to the sink or /dev/null */
+  private launch(argv: string[], out: LogSink | 'ignore'): Run {
+    const prep = out === 'ignore' ? {} : this.readiness.prepare();
+    const { root, sys } = this.host;
+    const { cwd, user, group, environ } = this.def;
+    const [stdout, stderr] = out === 'ignore' ? (['ignore', 'ignore'] as const) : [out.stdout, out.stderr];
+    return spawnRun({ argv, root, cwd, user, group, environ, stdout, stderr, ...prep }, sys);
+  }
+
+  private attach(run: Run): void {
+    this.run = run;
+    this.runDef = this.def;
+    run.onExit((exit) => {
+      if (this.run === run) this.dispatch({ kind: 'exited', exit });
+    });
+  }
+
+  /** forget the current run: wake stop() callers, stop readiness, remember the exit */
+  private detach(exit: ExitStatus): number {
+    const startedAt = this.run?.startedAt ?? Date.now();
+    this.run = undefined;
+    this.cancelReady?.();
+    this.cancelReady = undefined;
+    this.lastExit = { code: exit.code, signal: exit.signal };
+    for (const w of this.runGone.splice(0)) w();
+    return startedAt;
+  }
+
+  private exited(exit: ExitStatus): void {
+    const startedAt = this.detach(exit);
+    const why = describeExit(exit);
+    if (exit.error) return this.set('error', why);
+    if (this.def.oneshot && exit.code === 0) return this.set('ok', undefined);
+    const failed = exit.code !== 0;
+    const restart = this.restartPolicy === 'always' || (this.restartPolicy === 'on-failure' && failed);
+    if (!restart) return this.set(failed ? 'error' : 'ok', why);
+    const decision = this.backoff.ran(startedAt, Date.now());
+    if (decision.giveUp) return this.set('error', `${decision.reason} (last: ${why})`);
+    this.respawnTimer = setTimeout(() => this.dispatch({ kind: 'backoff' }), decision.delay);
+    this.set('respawn', `${why}, restarting in ${decision.delay}ms`);
+  }
+
+  private terminate(): void {
+    this.target = 'down';
+    this.clearTimers();
+    this.cancelReady?.();
+    this.signalStop();
+    this.set('stopping', undefined);
+  }
+
+  /** stop_signal to the process; SIGKILL to its group once stop_timeout (capped) passes */
+  private signalStop(): void {
+    if (!this.run) return;
+    signalRun(this.run.pid, this.def.stop_signal);
+    const timeout = Math.max(0, Math.min(this.def.stop_timeout, this.stopCap));
+    this.stopCap = Infinity;
+    this.stopTimer = setTimeout(() => this.dispatch({ kind: 'stopTimeout' }), timeout);
+  }
+
+  private down(exit: ExitStatus): void {
+    const pid = this.run?.pid;
+    this.detach(exit);
+    this.clearTimers();
+    if (pid !== undefined) signalRun(pid, 'SIGKILL', true); // leftovers of its process group
+    const abort = this.abortReason;
+    this.abortReason = undefined;
+    if (abort) {
+      this.target = 'down';
+      return this.set('error', abort);
+    }
+    if (this.target === 'up') return this.perform('wait', { kind: 'start' });
+    this.set('stopped', undefined);
+  }
+
+  private clearTimers(): void {
+    if (this.respawnTimer) clearTimeout(this.respawnTimer);
+    if (this.stopTimer) clearTimeout(this.stopTimer);
+    this.respawnTimer = this.stopTimer = undefined;
+  }
+
+  private set(state: ServiceState, reason: string | undefined): void {
+    const before = this.state;
+    if (state !== before) this.since = Date.now();
+    this.state = state;
+    this.reason = reason;
+    this.host.emit({ type: 'state', status: this.status() });
+    if (state === 'error' && before !== 'error') {
+      const verb = before === 'running' || before === 'respawn' ? 'keep running' : 'start';
+      this.host.emit({ type: 'message', level: 'error', text: `${this.id}: unable to ${verb}: ${reason ?? 'failed'}` });
+    }
+  }
+
+  private refName(ref: string): string {
+    return ref.startsWith('role:') || ref.includes('/') ? ref : `${this.host.instance}/${ref}`;
+  }
+
+  private sinkOptions(): LogSinkOptions {
+    return {
+      id: this.id,
+      target: logTarget(this.def.log, this.host.logDir, this.host.instance, this.name),
+      emit: (ev) => this.host.emit(ev),
+      onError: (m) => this.host.log.warn(m),
+    };
+  }
+}

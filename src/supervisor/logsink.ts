@@ -1,0 +1,318 @@
+/**
+ * logsink.ts — a service's stdout/stderr: pipes held by metainit, split into lines, kept and filed.
+ *
+ * Model. Each service owns ONE LogSink for its whole life, created before its first run: two
+ * pipes (stdout, stderr) made once with sys.pipe(). Every run of the service gets the write ends
+ * as its fds 1 and 2; metainit keeps the read ends AND its own copy of the write ends open, so a
+ * pipe never sees end-of-file when a run exits and a restart loses no line (the s6/runit
+ * "supervise holds the pipe" idea). The four fds are listed in `fds` so that PID 1 can keep them
+ * across a re-exec and re-open the sink with `LogSink.adopt`.
+ *
+ * Each complete line (split on \n, a trailing \r dropped, lines longer than 64 KiB cut) goes to:
+ *   - the in-memory ring of the last `tail` lines (`metainit logs`);
+ *   - the target: `file` — `<time> <stream> <line>` appended to the log file, which is rotated
+ *     when it would grow beyond max_size, keeping `keep` old files (name.log.1 is the newest);
+ *     `console` — `[instance/name] line` on metainit's stdout; `none` — nowhere else;
+ *   - an AdapterEvent {type:'log'} for live followers.
+ * File writes are asynchronous and queued, so a slow disk never blocks PID 1; `flush()` waits.
+ */
+import { closeSync, mkdirSync } from 'node:fs';
+import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import { dirname, isAbsolute, join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import type { AdapterEvent } from '../adapters/adapter.js';
+import type { Sys } from '../pid1/sys.js';
+
+const MAX_LINE = 64 * 1024;
+/** how long close() lets a pipe drain before dropping it */
+const DRAIN_MS = 300;
+
+export type LogStream = 'stdout' | 'stderr';
+
+/** Where a service's lines go (normalised from the `log:` key). */
+export interface LogTarget {
+  to: 'file' | 'console' | 'none';
+  /** absolute log file path (used when to = file) */
+  file: string;
+  maxSize: number;
+  keep: number;
+  /** lines kept in memory */
+  tail: number;
+}
+
+/** The `log:` key as the schema gives it: a word or an object with defaults filled in. */
+export type LogConfigValue =
+  | 'file'
+  | 'console'
+  | 'none'
+  | { to: 'file' | 'console' | 'none'; file?: string | undefined; max_size: number; keep: number; tail: number };
+
+const DEFAULTS = { maxSize: 1024 * 1024, keep: 3, tail: 1000 };
+
+/** `log:` value → LogTarget; the default file is `<logDir>/<instance>/<name>.log`, a relative `file` is relative to that dir. */
+export function logTarget(config: LogConfigValue, logDir: string, instance: string, name: string): LogTarget {
+  const dir = join(logDir, instance);
+  if (typeof config === 'string') return { to: config, file: join(dir, `${name}.log`), ...DEFAULTS };
+  const file = config.file === undefined ? join(dir, `${name}.log`) : isAbsolute(config.file) ? config.file : join(dir, config.file);
+  return { to: config.to, file, maxSize: config.max_size, keep: config.keep, tail: config.tail };
+}
+
+/** The four descriptors of a sink (names end in "Fd" so PID 1 finds them in snapshots). */
+export interface LogFds {
+  stdoutReadFd: number;
+  stdoutWriteFd: number;
+  stderrReadFd: number;
+  stderrWriteFd: number;
+}
+
+export interface LogSinkOptions {
+  /** "instance/name" */
+  id: string;
+  target: LogTarget;
+  emit(ev: AdapterEvent): void;
+  /** where console lines go (default: metainit's stdout) */
+  console?: ((text: string) => void) | undefined;
+  /** a problem with the log file (reported once per failure streak) */
+  onError?: ((message: string) => void) | undefined;
+}
+
+/** Bytes → complete lines, keeping the unfinished tail for the next chunk. */
+class LineSplitter {
+  private readonly decoder = new StringDecoder('utf8');
+  private partial = '';
+
+  push(chunk: Buffer, out: (line: string) => void): void {
+    const text = this.partial + this.decoder.write(chunk);
+    const parts = text.split('\n');
+    this.partial = parts.pop() ?? '';
+    while (this.partial.length > MAX_LINE) {
+      parts.push(this.partial.slice(0, MAX_LINE));
+      this.partial = this.partial.slice(MAX_LINE);
+    }
+    for (const p of parts) out(p.endsWith('\r') ? p.slice(0, -1) : p);
+  }
+
+  /** the unfinished line, if any (at end-of-file) */
+  end(out: (line: string) => void): void {
+    const rest = this.partial + this.decoder.end();
+    this.partial = '';
+    if (rest) out(rest);
+  }
+}
+
+/** An append-only file rotated by size; writes are queued and done one at a time. */
+class RotatingFile {
+  private handle: FileHandle | undefined;
+  private size = 0;
+  private queue: string[] = [];
+  private pumping: Promise<void> | undefined;
+  private failing = false;
+
+  constructor(
+    private target: LogTarget,
+    private readonly onError: (message: string) => void,
+  ) {}
+
+  append(line: string): void {
+    this.queue.push(line);
+    this.pumping ??= this.pump().finally(() => (this.pumping = undefined));
+  }
+
+  async flush(): Promise<void> {
+    while (this.pumping) await this.pumping;
+  }
+
+  /** switch to a new target (file, size, keep); takes effect for the next line */
+  async retarget(target: LogTarget): Promise<void> {
+    await this.flush();
+    if (target.file !== this.target.file) await this.close();
+    this.target = target;
+  }
+
+  async close(): Promise<void> {
+    await this.flush();
+    const h = this.handle;
+    this.handle = undefined;
+    await h?.close().catch(() => undefined);
+  }
+
+  private async pump(): Promise<void> {
+    while (this.queue.length > 0) {
+      const lines = this.queue;
+      this.queue = [];
+      try {
+        await this.ensureOpen();
+        let batch = '';
+        let batchBytes = 0;
+        for (const line of lines) {
+          const bytes = Buffer.byteLength(line);
+          if (this.size + batchBytes + bytes > this.target.maxSize && this.size + batchBytes > 0) {
+            await this.write(batch);
+            batch = '';
+            batchBytes = 0;
+            await this.rotate();
+          }
+          batch += line;
+          batchBytes += bytes;
+        }
+        await this.write(batch);
+        this.failing = false;
+      } catch (e) {
+        if (!this.failing) this.onError(`unable to write ${this.target.file}: ${(e as Error).message}`);
+        this.failing = true;
+        await this.close().catch(() => undefined);
+      }
+    }
+  }
+
+  private async ensureOpen(): Promise<FileHandle> {
+    if (!this.handle) {
+      mkdirSync(dirname(this.target.file), { recursive: true, mode: 0o755 });
+      this.handle = await open(this.target.file, 'a', 0o640);
+      this.size = (await this.handle.stat()).size;
+    }
+    return this.handle;
+  }
+
+  private async write(text: string): Promise<void> {
+    if (!text) return;
+    await (await this.ensureOpen()).appendFile(text);
+    this.size += Buffer.byteLength(text);
+  }
+
+  /** name.log.(keep-1) → name.log.keep … name.log → name.log.1; the oldest falls off */
+  private async rotate(): Promise<void> {
+    const h = this.handle;
+    this.handle = undefined;
+    this.size = 0;
+    await h?.close();
+    const { file, keep } = this.target;
+    const ignoreMissing = (e: NodeJS.ErrnoException): void => {
+      if (e.code !== 'ENOENT') throw e;
+    };
+    if (keep === 0) {
+      await unlink(file).catch(ignoreMissing);
+      return;
+    }
+    await unlink(`${file}.${keep}`).catch(ignoreMissing);
+    for (let i = keep - 1; i >= 1; i--) await rename(`${file}.${i}`, `${file}.${i + 1}`).catch(ignoreMissing);
+    await rename(file, `${file}.1`).catch(ignoreMissing);
+  }
+}
+
+export class LogSink {
+  private readonly ring: string[] = [];
+  private readonly readers: Socket[] = [];
+  private file: RotatingFile | undefined;
+  private target: LogTarget;
+  private closed = false;
+
+  /** Create the two pipes of a new service. */
+  static open(sys: Pick<Sys, 'pipe'>, opts: LogSinkOptions): LogSink {
+    const [stdoutReadFd, stdoutWriteFd] = sys.pipe();
+    const [stderrReadFd, stderrWriteFd] = sys.pipe();
+    return new LogSink({ stdoutReadFd, stdoutWriteFd, stderrReadFd, stderrWriteFd }, opts);
+  }
+
+  /** Re-open the pipes of a service after a re-exec of PID 1 (they were kept without close-on-exec). */
+  static adopt(sys: Pick<Sys, 'setCloexec'>, opts: LogSinkOptions, fds: LogFds): LogSink {
+    for (const fd of Object.values(fds)) sys.setCloexec(fd, true);
+    return new LogSink(fds, opts);
+  }
+
+  private constructor(
+    readonly fds: LogFds,
+    private readonly opts: LogSinkOptions,
+  ) {
+    this.target = opts.target;
+    if (this.target.to === 'file') this.file = new RotatingFile(this.target, (m) => this.opts.onError?.(`${opts.id}: ${m}`));
+    this.read(fds.stdoutReadFd, 'stdout');
+    this.read(fds.stderrReadFd, 'stderr');
+  }
+
+  /** fd a run gets as its stdout */
+  get stdout(): number {
+    return this.fds.stdoutWriteFd;
+  }
+
+  /** fd a run gets as its stderr */
+  get stderr(): number {
+    return this.fds.stderrWriteFd;
+  }
+
+  /** the last n lines (n ≤ 0: none) */
+  tail(n: number): string[] {
+    return n > 0 ? this.ring.slice(-n) : [];
+  }
+
+  /** Apply a changed `log:` setting (a reload) without touching the pipes. */
+  async retarget(target: LogTarget): Promise<void> {
+    if (this.file && target.to !== 'file') {
+      await this.file.close();
+      this.file = undefined;
+    }
+    if (this.file) await this.file.retarget(target);
+    else if (target.to === 'file') this.file = new RotatingFile(target, (m) => this.opts.onError?.(`${this.opts.id}: ${m}`));
+    this.target = target;
+    this.trimRing();
+  }
+
+  /** Add a line as if the service had written it (e.g. metainit's own note about a run). */
+  line(stream: LogStream, line: string, time = Date.now()): void {
+    this.ring.push(line);
+    this.trimRing();
+    if (this.target.to === 'file') this.file?.append(`${new Date(time).toISOString()} ${stream} ${line}\n`);
+    else if (this.target.to === 'console') (this.opts.console ?? ((t: string) => process.stdout.write(t)))(`[${this.opts.id}] ${line}\n`);
+    this.opts.emit({ type: 'log', id: this.opts.id, stream, line, time });
+  }
+
+  /** wait until every line read so far is in the log file */
+  async flush(): Promise<void> {
+    await this.file?.flush();
+  }
+
+  /**
+   * Close the sink for good (the service is gone): drop metainit's write ends, read what is left
+   * in the pipes (up to DRAIN_MS, in case a stray process still holds a write end), close the file.
+   */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const fd of [this.fds.stdoutWriteFd, this.fds.stderrWriteFd]) {
+      try {
+        closeSync(fd);
+      } catch {
+        /* already closed */
+      }
+    }
+    await Promise.all(
+      this.readers.map(
+        (r) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => r.destroy(), DRAIN_MS);
+            r.once('close', () => {
+              clearTimeout(timer);
+              resolve();
+            });
+            if (r.destroyed) resolve();
+          }),
+      ),
+    );
+    await this.file?.close();
+  }
+
+  private read(fd: number, stream: LogStream): void {
+    const splitter = new LineSplitter();
+    const reader = new Socket({ fd, readable: true, writable: false });
+    reader.on('data', (chunk: Buffer) => splitter.push(chunk, (l) => this.line(stream, l)));
+    reader.on('end', () => splitter.end((l) => this.line(stream, l)));
+    reader.on('error', (e) => this.opts.onError?.(`${this.opts.id}: unable to read ${stream}: ${e.message}`));
+    this.readers.push(reader);
+  }
+
+  private trimRing(): void {
+    const excess = this.ring.length - this.target.tail;
+    if (excess > 0) this.ring.splice(0, excess);
+  }
+}
