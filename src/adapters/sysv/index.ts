@@ -1,0 +1,381 @@
+/**
+ * index.ts — the sysv adapter: the /etc/init.d scripts of one runlevel, started in parallel.
+ *
+ * Model. An instance (`adapter: sysv`) manages the init scripts of its root (lsb.ts reads them:
+ * LSB headers, rc links; OpenRC runscripts are left to OpenRC). metainit plays the part of
+ * Debian's `rc` + `startpar`, as a non-PID-1 parent:
+ *   - start is event-driven: every script of the runlevel is `waiting` and starts the moment its
+ *     own dependencies are done — local scripts it requires (ready, or failed for a Should-Start),
+ *     and roles (`$syslog` → the holder of the logging role, asked of the DependencyView). So
+ *     with 1→2 and 3→4, 1 and 3 start together and 2 starts as soon as 1 is done.
+ *   - each action (`script start`, `stop`, `force-reload`) runs on a pty of its own
+ *     (pty-runner.ts), so parallel output is not interleaved and is kept per script (`logs`);
+ *     script.ts holds one script's state and runs its actions.
+ *   - state comes from `script status` (states.ts, the LSB table): right after a start, then
+ *     every STATUS_POLL_MS while running. A script without a status action is a oneshot: a
+ *     successful start makes it `ok`. Nothing restarts a daemon that died: sysv never did; its
+ *     state becomes `error` with the LSB reason.
+ *   - stop runs `script stop` in reverse dependency order (dependents first, independent scripts
+ *     together), each bounded by the shutdown deadline; at the deadline, what still runs (pty
+ *     groups, daemons found through their pid files) is SIGKILLed.
+ * Scripts whose job metainit does itself (roles/lsb-facilities.ts METAINIT_OWNED_SCRIPTS) and
+ * vetoed ones are listed as stopped with the reason and never run. Daemons started by Debian
+ * scripts go through start-stop-daemon, which needs no PID 1; the environment carries
+ * _SYSTEMCTL_SKIP_REDIRECT=1 so /lib/lsb/init-functions never hands over to systemctl.
+ */
+import { join } from 'node:path';
+import { z } from 'zod';
+import { diagnostic, validate, type Subject } from '../../config/errors.js';
+import { Duration, InstanceBase, ServiceName } from '../../config/schema.js';
+import { installReaper } from '../../pid1/reaper.js';
+import { roleOfService } from '../../roles/known-services.js';
+import { childEnv } from '../../supervisor/environment.js';
+import { DepGraph } from '../../supervisor/graph.js';
+import { PtyPool } from '../../supervisor/pty-runner.js';
+import { isReady, type ServiceState, type ServiceStatus, type Target } from '../../supervisor/states.js';
+import type { Adapter, AdapterContext, AdapterFactory, Diagnostic, RoleClaim } from '../adapter.js';
+import { planRunlevel, readInitDir, readRcLinks, scriptRoles, type Plan, type RcLinks } from './lsb.js';
+import { Script, type ScriptHost } from './script.js';
+
+export const SysvInstance = InstanceBase.extend({
+  adapter: z.literal('sysv'),
+  /** the runlevel whose scripts start (S links in /etc/rc<N>.d) */
+  runlevel: z.number().int().min(1).max(5).default(2),
+  /** manage only these scripts (file names in /etc/init.d); default: all */
+  scripts: z.array(ServiceName).optional(),
+  /** never manage these scripts */
+  exclude: z.array(ServiceName).default([]),
+  /** longest time one action of one script (start, stop …) may take before its pty is killed */
+  timeout: Duration.default(60_000),
+}).strict();
+export type SysvInstance = z.infer<typeof SysvInstance>;
+
+/** period of `script status` for running daemons */
+export const STATUS_POLL_MS = 3000;
+
+export interface SysvSnapshot {
+  scripts: Array<{ name: string; state: ServiceState; target: Target; since: number; ran: boolean }>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)).unref());
+
+export class SysvAdapter implements Adapter {
+  readonly kind = 'sysv';
+  readonly instance: string;
+  private cfg: SysvInstance | undefined;
+  private readonly scripts = new Map<string, Script>();
+  private links: RcLinks = new Map();
+  private plan: Plan | undefined;
+  /** script → why it can never start (dependency cycle) */
+  private cycles = new Map<string, string>();
+  private readonly said = new Set<string>();
+  private readonly host: ScriptHost;
+  private poller: NodeJS.Timeout | undefined;
+  private unsubscribe: (() => void) | undefined;
+  private started = false;
+  private stopping = false;
+  private pumping = false;
+  private pumpAgain = false;
+
+  constructor(private readonly ctx: AdapterContext) {
+    this.instance = ctx.instance;
+    this.host = this.makeHost();
+  }
+
+  /** What every Script of this instance shares: root, environment, pty pool, event sink. */
+  private makeHost(): ScriptHost {
+    const adapter = this;
+    let pool: PtyPool | undefined;
+    const env = (): Record<string, string> => ({
+      ...childEnv({ identity: { name: 'root', home: '/root' } }),
+      TERM: 'dumb',
+      RUNLEVEL: String(adapter.cfg?.runlevel ?? 2),
+      PREVLEVEL: 'N',
+      _SYSTEMCTL_SKIP_REDIRECT: '1',
+    });
+    return {
+      instance: this.instance,
+      get root() {
+        return adapter.root;
+      },
+      get timeout() {
+        return adapter.cfg?.timeout ?? 60_000;
+      },
+      get pool() {
+        return (pool ??= new PtyPool({ root: adapter.root, env, reaper: () => installReaper(adapter.ctx.sys) }));
+      },
+      log: this.ctx.log,
+      env,
+      emit: (ev) => this.ctx.emit(ev),
+      after: (name) => {
+        const deps = this.plan?.deps.get(name);
+        return [...(deps?.local.keys() ?? []), ...[...(deps?.roles.keys() ?? [])].map((r) => `role:${r}`)];
+      },
+      settled: () => this.pump(),
+    };
+  }
+
+  private get root(): string {
+    return this.cfg?.root ?? '/';
+  }
+
+  private get subject(): Subject {
+    return { file: join(this.ctx.configDir, 'adapters.d', `${this.instance}.yaml`), what: `instance ${this.instance}` };
+  }
+
+  // ------------------------------------------------------------------------------ loading
+
+  async load(): Promise<Diagnostic[]> {
+    const v = validate(SysvInstance, this.ctx.config, this.subject);
+    if (v.value === undefined) return v.diagnostics;
+    this.cfg = v.value;
+    return this.rescan().diagnostics;
+  }
+
+  /** Re-read /etc/init.d and the rc links; returns the names of scripts that are new. */
+  private rescan(): { diagnostics: Diagnostic[]; added: string[] } {
+    const cfg = this.cfg!;
+    const { scripts, problems } = readInitDir(this.root);
+    const diagnostics = problems.map((p) => diagnostic(this.subject, '', p, 'make the script a readable file or add it to exclude:', 'warning'));
+    this.links = readRcLinks(this.root);
+    const allow = cfg.scripts ? new Set(cfg.scripts) : undefined;
+    for (const name of allow ?? []) {
+      if (!scripts.some((s) => s.name === name)) diagnostics.push(diagnostic(this.subject, 'scripts', `"${name}" is not an executable script in ${join(this.root, 'etc/init.d')}`, 'correct the name or remove it from scripts:', 'warning'));
+    }
+    const seen = new Set<string>();
+    const added: string[] = [];
+    for (const def of scripts) {
+      if (def.openrc || (allow && !allow.has(def.name)) || cfg.exclude.includes(def.name)) continue;
+      seen.add(def.name);
+      const old = this.scripts.get(def.name);
+      if (old) old.def = def;
+      else {
+        this.scripts.set(def.name, new Script(def, this.host));
+        added.push(def.name);
+      }
+    }
+    for (const [name, s] of this.scripts) {
+      if (seen.has(name)) continue;
+      if (s.ran) this.ctx.log.warn(`${s.id}: script removed while it ran; what it started is left running`);
+      this.scripts.delete(name);
+    }
+    this.plan = undefined;
+    return { diagnostics, added };
+  }
+
+  /** The start plan for the scripts that may run now (not owned, not vetoed); cycles marked. */
+  private currentPlan(): Plan {
+    if (this.plan) return this.plan;
+    const runnable = [...this.scripts.values()].filter((s) => !s.owned && !s.vetoed).map((s) => s.def);
+    this.plan = planRunlevel({ scripts: runnable, links: this.links, runlevel: String(this.cfg?.runlevel ?? 2), roleOf: roleOfService });
+    for (const w of this.plan.warnings) this.sayOnce(`${this.instance}/${w}`);
+    const graph = new DepGraph(this.plan.startNodes);
+    this.cycles = new Map();
+    for (const cycle of graph.findCycles()) for (const id of cycle) this.cycles.set(id, `dependency cycle: ${[...cycle, cycle[0]].join(' → ')}`);
+    for (const id of graph.levels().blocked) this.cycles.set(id, 'depends on a dependency cycle');
+    return this.plan;
+  }
+
+  claims(): RoleClaim[] {
+    return [...this.scripts.values()].filter((s) => !s.owned).flatMap((s) => scriptRoles(s.def, roleOfService).map((role) => ({ role, service: s.name })));
+  }
+
+  applyRoles(vetoed: ReadonlySet<string>): void {
+    for (const s of this.scripts.values()) {
+      s.vetoed = vetoed.has(s.name) && !s.owned;
+      if (!s.vetoed) continue;
+      s.target = 'down';
+      s.set('stopped', 'vetoed: another instance holds its role (see metainit roles)');
+    }
+    this.plan = undefined;
+  }
+
+  // ------------------------------------------------------------------------------ starting
+
+  async start(): Promise<void> {
+    if (!this.cfg || this.started) return;
+    this.started = true;
+    for (const name of this.currentPlan().wanted) this.want(this.scripts.get(name)!);
+    this.unsubscribe = this.ctx.deps.onChange(() => this.pump());
+    this.poller = setInterval(() => {
+      if (!this.stopping) for (const s of this.scripts.values()) s.poll();
+    }, STATUS_POLL_MS).unref();
+    this.pump();
+  }
+
+  /**
+   * Mark `s` and the local scripts it requires as wanted up. A script already up or on its way
+   * is left alone; one that failed or stopped is tried again, and so is a finished oneshot when
+   * `rerun`.
+   */
+  private want(s: Script, rerun = false): void {
+    if (s.owned || s.vetoed) return;
+    const again = s.state === 'error' || s.state === 'stopped' || (rerun && s.state === 'ok');
+    if (s.target === 'up' && !again) return;
+    s.target = 'up';
+    if ((again || !isReady(s.state)) && !s.busy) s.set('waiting');
+    for (const [dep, kind] of this.currentPlan().deps.get(s.name)?.local ?? []) {
+      const d = this.scripts.get(dep);
+      if (kind === 'required' && d) this.want(d);
+    }
+  }
+
+  /** Start every waiting script whose dependencies are done (re-entrant calls are folded). */
+  private pump(): void {
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    try {
+      do {
+        this.pumpAgain = false;
+        for (const s of this.scripts.values()) {
+          if (this.stopping || !this.started || s.target !== 'up' || s.state !== 'waiting' || s.busy) continue;
+          const verdict = this.readiness(s);
+          if (verdict === 'go') void s.start();
+          else if (verdict.fail) s.set('error', verdict.fail);
+          else s.set('waiting', `waiting for ${verdict.wait.join(', ')}`);
+        }
+      } while (this.pumpAgain);
+    } finally {
+      this.pumping = false;
+    }
+  }
+
+  /** go, wait (for what), or fail (why): local scripts first, then roles through the DependencyView. */
+  private readiness(s: Script): 'go' | { fail?: string; wait: string[] } {
+    const cycle = this.cycles.get(s.name);
+    if (cycle) return { fail: cycle, wait: [] };
+    const deps = this.currentPlan().deps.get(s.name);
+    const wait: string[] = [];
+    for (const [dep, kind] of deps?.local ?? []) {
+      const d = this.scripts.get(dep);
+      if (!d || d.target === 'down' || isReady(d.state)) continue;
+      if (d.state !== 'error') wait.push(dep);
+      else if (kind === 'required') return { fail: `dependency ${dep} failed`, wait };
+    }
+    for (const [role, kind] of deps?.roles ?? []) {
+      const st = this.ctx.deps.state(`role:${role}`, this.instance);
+      if (st === 'pending') wait.push(`role:${role}`);
+      else if (st === 'failed' && kind === 'required') return { fail: `dependency role:${role} failed`, wait };
+      else if (st === 'unknown' && kind === 'required') this.sayOnce(`${s.id}: requires role ${role}, which no instance holds; starting without it`);
+    }
+    return wait.length > 0 ? { wait } : 'go';
+  }
+
+  private sayOnce(text: string): void {
+    if (this.said.has(text)) return;
+    this.said.add(text);
+    this.ctx.log.warn(text);
+  }
+
+  // ------------------------------------------------------------------------------ control
+
+  list(): ServiceStatus[] {
+    return [...this.scripts.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => s.status());
+  }
+
+  private get(name: string, verb: string): Script {
+    const s = this.scripts.get(name);
+    if (!s) throw new Error(`${this.instance}/${name}: unable to ${verb}: no such script (fix: see metainit status ${this.instance})`);
+    if (s.owned && verb !== 'read logs of') throw new Error(`${s.id}: unable to ${verb}: owned by metainit (role ${s.owned}) (fix: metainit does its job itself; leave it alone)`);
+    if (s.vetoed && (verb === 'start' || verb === 'restart')) throw new Error(`${s.id}: unable to ${verb}: vetoed, another instance holds its role (fix: see metainit roles)`);
+    return s;
+  }
+
+  async startService(name: string): Promise<void> {
+    this.want(this.get(name, 'start'), true);
+    this.pump();
+  }
+
+  async stopService(name: string): Promise<void> {
+    const s = this.get(name, 'stop');
+    s.target = 'down';
+    await s.stop();
+  }
+
+  async restartService(name: string): Promise<void> {
+    this.get(name, 'restart');
+    await this.stopService(name);
+    await this.startService(name);
+  }
+
+  async reloadService(name: string): Promise<Diagnostic[]> {
+    this.get(name, 'reload');
+    const { diagnostics } = this.rescan();
+    await this.scripts.get(name)?.reload();
+    return diagnostics;
+  }
+
+  async killService(name: string, signal: NodeJS.Signals): Promise<void> {
+    const s = this.get(name, 'kill');
+    const pid = s.livePid();
+    if (pid === undefined) throw new Error(`${s.id}: unable to kill: no live pid file known for this script (fix: metainit stop ${s.id})`);
+    process.kill(pid, signal);
+  }
+
+  logs(name: string, n: number): string[] {
+    return this.get(name, 'read logs of').logs(n);
+  }
+
+  /** Re-read /etc/init.d: new scripts of the runlevel start, removed ones are forgotten. */
+  async sync(): Promise<Diagnostic[]> {
+    if (!this.cfg) return this.load();
+    const { diagnostics, added } = this.rescan();
+    if (this.started && !this.stopping) {
+      const wanted = new Set(this.currentPlan().wanted);
+      for (const name of added) if (wanted.has(name)) this.want(this.scripts.get(name)!);
+      this.pump();
+    }
+    return diagnostics;
+  }
+
+  // ------------------------------------------------------------------------------ stopping
+
+  async stop(deadline: number): Promise<void> {
+    this.stopping = true;
+    if (this.poller) clearInterval(this.poller);
+    this.unsubscribe?.();
+    for (const s of this.scripts.values()) {
+      s.target = 'down';
+      if (s.state === 'waiting') s.set('stopped');
+    }
+    for (const level of new DepGraph(this.currentPlan().stopNodes).reverseOrder()) {
+      const stops = level.flatMap((n) => {
+        const s = this.scripts.get(n);
+        return s?.ran ? [s.stop(Math.max(1, deadline - Date.now()))] : [];
+      });
+      await Promise.race([Promise.all(stops), sleep(deadline - Date.now())]);
+      if (Date.now() >= deadline) break;
+    }
+    if (Date.now() < deadline) return;
+    this.host.pool.killAll('SIGKILL');
+    for (const s of this.scripts.values()) {
+      if (!s.ran) continue;
+      const pid = s.livePid();
+      if (pid !== undefined) this.ctx.sys.kill(pid, 9);
+      this.ctx.log.warn(`${s.id}: unable to stop before the shutdown deadline: killed its actions${pid !== undefined ? ` and pid ${pid}` : ''}`);
+    }
+  }
+
+  // ------------------------------------------------------------------------------ re-exec
+
+  snapshot(): SysvSnapshot {
+    return { scripts: [...this.scripts.values()].map((s) => ({ name: s.name, state: s.state, target: s.target, since: s.since, ran: s.ran })) };
+  }
+
+  /** Restore states after a re-exec of PID 1, before start(): running scripts are not started again. */
+  adopt(snapshot: unknown): void {
+    const snap = snapshot as Partial<SysvSnapshot> | null;
+    for (const e of snap?.scripts ?? []) {
+      const s = this.scripts.get(e.name);
+      if (!s || s.owned || s.vetoed) continue;
+      // a start or stop under way died with the old image: its outcome is unknown
+      const interrupted = e.state === 'starting' ? 'start' : e.state === 'stopping' ? 'stop' : undefined;
+      Object.assign(s, { state: interrupted ? 'error' : e.state, target: e.target, since: e.since, ran: e.ran, reason: interrupted ? `${interrupted} interrupted by a re-exec of metainit` : undefined });
+    }
+  }
+}
+
+export const createSysvAdapter: AdapterFactory = (ctx) => new SysvAdapter(ctx);
