@@ -133,10 +133,7 @@ export async function boot(opts: BootOptions): Promise<never> {
       startedAt,
       reaped: () => reaper.reaped,
       shutdown: (kind) => request(kind, `API ${kind} request`),
-      reexec: () => {
-        saveState();
-        survival.reexecNow();
-      },
+      reexec: () => survival.reexecNow(), // beforeExec writes the state file
     });
   } catch (e) {
     log.error(`control: unable to serve API on ${manager.global.socket}: ${(e as Error).message}`);
@@ -172,6 +169,11 @@ export async function boot(opts: BootOptions): Promise<never> {
   await finalKill(mode, sys, log, g.shutdown.grace);
   if (mode === 'machine') unmountAll(mode, sys, log);
   finish(kind, mode, sys, log);
+  if (mode === 'machine') {
+    // reboot(2) failed: PID 1 exiting would panic the kernel; stay, with nothing left to run.
+    log.error('stage 4: the system is halted; power it off by hand');
+    return new Promise<never>(() => {});
+  }
   log.info(`exiting with code ${exitCode}`);
   return survival.allowExit(exitCode);
 }

@@ -68,7 +68,7 @@ export interface Sys {
   /** kill(pid, sig); returns false on ESRCH instead of throwing. */
   kill(pid: number, sig: number): boolean;
   /** Install a libuv signal watcher (works for real-time signals too). Returns a stop function. */
-  signal(signum: number, cb: () => void): () => void;
+  signal(signum: number, cb: (signum: number) => void): () => void;
   /** prctl(PR_SET_CHILD_SUBREAPER, on) */
   setSubreaper(on: boolean): void;
   /** prctl(PR_SET_NAME, name) */
@@ -88,8 +88,8 @@ export interface Sys {
   /** Set FD_CLOEXEC on every open fd >= 3 except those listed (hygiene at start-up). */
   cloexecFrom(keep: number[]): void;
   /** Create a SOCK_DGRAM AF_UNIX socket bound at path (mode 0666, SO_PASSCRED), polled by libuv;
-   *  every datagram is passed to cb as a string. */
-  notifySocket(path: string, cb: (msg: string) => void): NotifySocket;
+   *  every datagram is passed to cb as a string, with the sender's pid (SCM_CREDENTIALS). */
+  notifySocket(path: string, cb: (msg: string, senderPid: number) => void): NotifySocket;
   /**
    * Arm the fatal-signal guard: on SIGSEGV/SIGABRT/SIGBUS/SIGILL/SIGFPE an async-signal-safe
    * handler clears FD_CLOEXEC on fds 0–2 and on `keepFds`, then execve(path, argv, envp).
