@@ -81,6 +81,8 @@ export interface AdapterContext {
   config: Record<string, unknown> & { adapter: string; root?: string | undefined; after?: string[] | undefined };
   /** the config directory (DIR of DIR/metainit.yaml) */
   configDir: string;
+  /** the instance file (adapters.d/<instance>.yaml): diagnostics about instance keys name it */
+  file: string;
   /** runtime directory of this instance, e.g. /run/metainit/<instance> (created by the manager) */
   runDir: string;
   /** directory for per-service log files */

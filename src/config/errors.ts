@@ -54,6 +54,11 @@ const REQUIRED_EXAMPLE: Record<string, string> = {
 // ----------------------------------------------------------------------------- building messages
 
 /** One diagnostic in the house format. `key` '' means the file as a whole. */
+/** The subject of diagnostics about an instance file's own keys. */
+export function instanceSubject(ctx: { file: string; instance: string }): Subject {
+  return { file: ctx.file, what: `instance ${ctx.instance}` };
+}
+
 export function diagnostic(subject: Subject, key: string, problem: string, fix: string, level: Diagnostic['level'] = 'error'): Diagnostic {
   const d: Diagnostic = { level, file: subject.file, key, message: `${subject.file}: unable to load ${subject.what}: ${problem} (fix: ${fix})` };
   if (subject.service !== undefined) d.service = subject.service;

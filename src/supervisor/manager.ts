@@ -96,6 +96,7 @@ export class Manager {
         instance: name,
         config,
         configDir: this.configDir,
+        file,
         runDir,
         logDir: this.global.log_dir,
         sys: this.sys,

@@ -24,7 +24,7 @@
 import { accessSync, constants, existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Adapter, AdapterContext, Diagnostic, RoleClaim } from '../adapters/adapter.js';
-import { diagnostic, validate, type Subject } from '../config/errors.js';
+import { diagnostic, validate, type Subject, instanceSubject } from '../config/errors.js';
 import { roleOfService } from '../roles/known-services.js';
 import { hostPath, isHostRoot } from './rootfs.js';
 import { assembleScanDir, findInRoot, prepareSuperviseLink, resolveIn, runIn, VETO_REASON, type Observation, type ScanFlavor, type scanInstanceSchema, type ScanInstanceConfig } from './scandir.js';
@@ -82,7 +82,7 @@ export class ScanDirAdapter implements Adapter {
     return posix.join(isHostRoot(this.root) ? this.ctx.runDir : `/run/metainit/${this.instance}`, 'scan');
   }
   private get subject(): Subject {
-    return { file: join(this.ctx.configDir, 'adapters.d', `${this.instance}.yaml`), what: `instance ${this.instance}` };
+    return instanceSubject(this.ctx);
   }
   private id(name: string): string {
     return `${this.instance}/${name}`;

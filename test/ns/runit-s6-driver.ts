@@ -96,6 +96,7 @@ function makeAdapter(create: typeof createRunitAdapter, instance: string, config
     instance,
     config: { after: [], enabled: true, adapter: instance, ...config },
     configDir: '/nonexistent-config',
+    file: '/nonexistent-config/adapters.d/instance.yaml',
     runDir: `/run/metainit/${instance}`,
     logDir: '/tmp',
     sys: createFakeSys(), // the adapters must not need the addon: any call would throw

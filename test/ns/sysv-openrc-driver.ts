@@ -87,6 +87,7 @@ function makeAdapter(factory: AdapterFactory, instance: string, config: AdapterC
     instance,
     config: { after: [], enabled: true, ...config },
     configDir: '/etc/metainit',
+    file: '/etc/metainit/adapters.d/instance.yaml',
     runDir: '/run/metainit-test',
     logDir: '/tmp',
     sys,

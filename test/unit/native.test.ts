@@ -56,6 +56,7 @@ class Harness {
       instance: 'native',
       config: { adapter: 'native', root: '/', services: this.servicesDir },
       configDir: this.tmp,
+      file: `${this.tmp}/adapters.d/instance.yaml`,
       runDir: join(this.tmp, 'run'),
       logDir: join(this.tmp, 'log'),
       sys: realSys(),

@@ -32,7 +32,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { diagnostic, validate, type Subject } from '../../config/errors.js';
+import { diagnostic, validate, type Subject, instanceSubject } from '../../config/errors.js';
 import { Duration, InstanceBase } from '../../config/schema.js';
 import { installReaper } from '../../pid1/reaper.js';
 import { roleOfService } from '../../roles/known-services.js';
@@ -109,7 +109,7 @@ export class OpenrcAdapter implements Adapter {
   }
 
   private get subject(): Subject {
-    return { file: join(this.ctx.configDir, 'adapters.d', `${this.instance}.yaml`), what: `instance ${this.instance}` };
+    return instanceSubject(this.ctx);
   }
 
   // ------------------------------------------------------------------------------ loading

@@ -25,7 +25,7 @@
  */
 import { join } from 'node:path';
 import { z } from 'zod';
-import { diagnostic, validate, type Subject } from '../../config/errors.js';
+import { diagnostic, validate, type Subject, instanceSubject } from '../../config/errors.js';
 import { Duration, InstanceBase, ServiceName } from '../../config/schema.js';
 import { installReaper } from '../../pid1/reaper.js';
 import { roleOfService } from '../../roles/known-services.js';
@@ -120,7 +120,7 @@ export class SysvAdapter implements Adapter {
   }
 
   private get subject(): Subject {
-    return { file: join(this.ctx.configDir, 'adapters.d', `${this.instance}.yaml`), what: `instance ${this.instance}` };
+    return instanceSubject(this.ctx);
   }
 
   // ------------------------------------------------------------------------------ loading
