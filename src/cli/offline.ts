@@ -3,14 +3,14 @@
  * running metainit and report what booting it would do. Printing only; the analysis is
  * src/config/plan.ts.
  */
-import { checkConfig, planConfig } from '../config/plan.js';
+import { checkConfigAndRoles, planConfig } from '../config/plan.js';
 import { paint, useColor } from './format.js';
 
 const out = (s: string): void => void process.stdout.write(s + '\n');
 
 /** Returns the exit code: 0 clean (warnings allowed), 1 errors. */
-export function runCheck(dir: string, json: boolean): number {
-  const c = checkConfig(dir);
+export async function runCheck(dir: string, json: boolean): Promise<number> {
+  const c = await checkConfigAndRoles(dir);
   if (json) {
     out(JSON.stringify({ ok: c.ok, errors: c.errors, warnings: c.warnings, cycles: c.plan.cycles }, null, 2));
     return c.ok ? 0 : 1;

@@ -12,6 +12,6 @@ export default class Check extends Command {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Check);
-    process.exitCode = runCheck(String(flags['config-dir']), flags.json === true);
+    process.exitCode = await runCheck(String(flags['config-dir']), flags.json === true);
   }
 }

@@ -15,6 +15,7 @@ import { resolve } from 'node:path';
 import type { Diagnostic } from '../adapters/adapter.js';
 import { DepGraph, resolveRef, type GraphNode } from '../supervisor/graph.js';
 import { loadGlobal, loadInstances, loadNativeServices } from './loader.js';
+import { roleDiagnostics } from './roles-check.js';
 
 export interface UnknownRef {
   /** id ("instance/name") or instance name that wrote the entry */
@@ -140,6 +141,14 @@ export function checkConfig(dir: string): ConfigCheck {
   const errors = plan.diagnostics.filter((d) => d.level === 'error');
   const warnings = plan.diagnostics.filter((d) => d.level === 'warning');
   return { ok: errors.length === 0, errors, warnings, plan };
+}
+
+/** `checkConfig` plus the role registry's verdict (roles-check.ts: the adapters read their roots). */
+export async function checkConfigAndRoles(dir: string): Promise<ConfigCheck> {
+  const c = checkConfig(dir);
+  const roles = await roleDiagnostics(dir);
+  const errors = [...c.errors, ...roles.filter((d) => d.level === 'error')];
+  return { ok: errors.length === 0, errors, warnings: [...c.warnings, ...roles.filter((d) => d.level === 'warning')], plan: c.plan };
 }
 
 // ----------------------------------------------------------------------------- messages

@@ -11,7 +11,7 @@ import type { Logger } from '../adapters/adapter.js';
 import type { Mode } from '../pid1/mode.js';
 import type { Sys } from '../pid1/sys.js';
 import type { ShutdownKind } from '../pid1/shutdown.js';
-import { checkConfig } from '../config/plan.js';
+import { checkConfigAndRoles } from '../config/plan.js';
 import { roleTable } from '../roles/registry.js';
 import { DepGraph } from '../supervisor/graph.js';
 import type { Manager, ManagerEvent } from '../supervisor/manager.js';
@@ -102,8 +102,8 @@ export function createHandler(manager: Manager, hooks: ApiHooks, version: string
       const graph = new DepGraph(manager.list().map((s) => ({ id: s.id, after: s.after.map((a) => (a.includes('/') || a.startsWith('role:') ? a : `${s.instance}/${a}`)) })));
       return { levels: graph.levels().levels };
     },
-    check: (): Diagnostic[] => {
-      const c = checkConfig(manager.configDir);
+    check: async (): Promise<Diagnostic[]> => {
+      const c = await checkConfigAndRoles(manager.configDir);
       return [...c.errors, ...c.warnings];
     },
     roles: () => {

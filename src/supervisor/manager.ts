@@ -24,8 +24,8 @@ import { adapterFactory } from '../adapters/factories.js';
 import { loadGlobal, loadInstances } from '../config/loader.js';
 import type { GlobalConfig } from '../config/schema.js';
 import type { Sys } from '../pid1/sys.js';
-import { decideRoles, holderOf, type RoleDecision } from '../roles/registry.js';
-import { allRoleNames } from '../roles/names.js';
+import { decideForConfig } from '../roles/decide.js';
+import { holderOf, type RoleDecision } from '../roles/registry.js';
 import { policyRcDNames, removePolicyRcD, writePolicyRcD } from '../roles/policy-rc-d.js';
 import { prepareRoot } from './rootfs.js';
 import { isFailed, isReady, type ServiceStatus } from './states.js';
@@ -114,13 +114,7 @@ export class Manager {
 
   private decideRoles(): void {
     const claims = this.instances.flatMap((i) => i.adapter.claims().map((c) => ({ instance: i.name, service: c.service, role: c.role })));
-    const decision = decideRoles({
-      roles: allRoleNames(this.global.roles.extra),
-      claims,
-      policy: this.global.roles,
-      instances: this.instances.map((i) => i.name),
-      file: join(this.configDir, 'metainit.yaml'),
-    });
+    const decision = decideForConfig(this.global, join(this.configDir, 'metainit.yaml'), claims, this.instances.map((i) => i.name));
     this.roles = decision;
     this.diagnostics.push(...decision.diagnostics);
     for (const i of this.instances) i.adapter.applyRoles(decision.vetoed.get(i.name) ?? new Set());

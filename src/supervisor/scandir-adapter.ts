@@ -63,6 +63,8 @@ export class ScanDirAdapter implements Adapter {
   private scanner: Scanner | undefined;
   private adoptPid: number | undefined;
   private running = false;
+  /** stop() under way: a scanner that is gone is being stopped, not restarting */
+  private stopping = false;
   private poll: NodeJS.Timeout | undefined;
 
   constructor(
@@ -169,6 +171,7 @@ export class ScanDirAdapter implements Adapter {
       return;
     }
     this.running = true;
+    this.stopping = false;
     await this.relink();
     this.scanner = new Scanner({
       instance: this.instance,
@@ -208,6 +211,7 @@ export class ScanDirAdapter implements Adapter {
   }
 
   async stop(deadline: number): Promise<void> {
+    this.stopping = true;
     this.scanner?.leftovers(); // look at the whole family once, so orphans made while stopping are known
     if (this.scanner?.pid !== undefined) {
       const dirs = this.linked().map((e) => this.linkIn(e));
@@ -237,7 +241,10 @@ export class ScanDirAdapter implements Adapter {
     if (this.vetoed.has(e.name)) return { state: 'stopped', target: 'down', reason: VETO_REASON };
     const down: Observation = { state: 'stopped', target: 'down' };
     if (!this.running) return { ...down, target: e.target };
-    if (this.scanner?.pid === undefined) return e.target === 'up' ? { state: 'respawn', target: 'up', reason: `${this.flavor.scanner} is restarting` } : down;
+    if (this.scanner?.pid === undefined) {
+      if (this.stopping) return { state: 'stopping', target: 'down' };
+      return e.target === 'up' ? { state: 'respawn', target: 'up', reason: `${this.flavor.scanner} is restarting` } : down;
+    }
     let raw: Buffer;
     try {
       raw = readFileSync(hostPath(this.root, resolveIn(this.root, posix.join(e.dirIn, 'supervise/status'))));

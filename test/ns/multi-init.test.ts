@@ -1,0 +1,249 @@
+/**
+ * multi-init.test.ts — five inits at once: metainit as PID 1 of a PID namespace hosting runit,
+ * s6, sysv rc, OpenRC and its own native services side by side in one Debian root, driven only
+ * through the CLI (plus the host's view of the namespace's /proc).
+ *
+ * The root is an overlay of the test bed (testbed-root.ts), mounted inside the namespace before
+ * metainit starts, with the fixtures of cases-multi/five-inits/overlay: a runit service `cron`
+ * (a second cron claimant next to sysv's /etc/init.d/cron; metainit.yaml gives the role to
+ * runit) and an rsyslog init script (the logging holder). All five instances share that root,
+ * as they would on a real machine — so a second cron would also meet the first one's pid file;
+ * that is why the cron test also asserts *whose* cron runs, not only how many.
+ *
+ * One boot serves every test, in order: what runs, roles, dependency on a role, kill -9 of the
+ * hosted scanners, and last the poweroff, whose tests read the console and the overlay's upper
+ * directory (on the host, so it outlives the namespace). Needs root, unshare, nsenter and the
+ * test bed (METAINIT_TESTBED, default /var/cache/metainit-testbed/rootfs); skipped otherwise.
+ */
+import { expect } from 'chai';
+import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { ServiceStatus } from '../../src/supervisor/states.js';
+import { bootNs, shellStatus, type Exit, type HostProc, type Ns } from './harness.js';
+import { assertOverlay, etcChanges, inNamespace, metainitInNamespace, nsPath, overlayBoot, ROOT_IN_NS, upperDir, whyNot, type OverlayBoot } from './testbed-root.js';
+
+/** The hosted supervisors write their own state into service directories under /etc (runsv
+ *  when supervise/ is not a link into /run, s6-supervise always): not metainit's doing. */
+const SUPERVISOR_STATE = ['etc/sv/hello-runit/supervise', 'etc/s6/sv/hello-s6/supervise', 'etc/s6/sv/hello-s6/event'];
+const INSTANCES = ['native', 'openrc', 'runit', 's6', 'sysv'];
+const HELLO = ['runit/hello-runit', 's6/hello-s6', 'sysv/hello-sysv', 'openrc/hello-openrc'];
+
+interface RoleRow {
+  role: string;
+  holder: string | null;
+  state: string | null;
+  vetoed: string[];
+}
+
+const find = (all: ServiceStatus[], id: string): ServiceStatus | undefined => all.find((s) => s.id === id);
+
+/** The command line of a namespace pid (status pids are the namespace's own), '' when gone. */
+function cmdline(ns: Ns, pid: number | undefined): string {
+  try {
+    return pid === undefined ? '' : readFileSync(nsPath(ns, `/proc/${pid}/cmdline`), 'utf8').split('\0').join(' ').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** Instance names of PID 1's "<instance>: <what> instance" lines, in log order. */
+const instanceLines = (log: string, what: 'starting' | 'stopping'): string[] =>
+  [...log.matchAll(new RegExp(`metainit: (\\S+): ${what} instance`, 'g'))].map((m) => m[1]!);
+
+/** ms epoch of the first PID 1 log line containing `text`. */
+function lineTime(log: string, text: string): number {
+  const line = log.split('\n').find((l) => l.includes(text));
+  if (!line) throw new Error(`no PID 1 log line with "${text}"`);
+  return Date.parse(line.slice(0, line.indexOf(' ')));
+}
+
+/** The path of an etcChanges() line: "+ d 755 PATH LINK" or "+ SHA256  PATH". */
+function changedPath(change: string): string {
+  const [, first = '', ...rest] = change.split(' ');
+  return /^[0-9a-f]{64}$/.test(first) ? rest.filter(Boolean).join(' ') : (rest[1] ?? '');
+}
+
+describe('ns: runit, s6, sysv, OpenRC and native at once (metainit as PID 1, test bed overlay)', function () {
+  this.timeout(120_000);
+  let boot: OverlayBoot | undefined;
+  let ns: Ns;
+  let failed = false;
+  const status = (): Promise<ServiceStatus[]> => ns.status();
+
+  before(async function () {
+    this.timeout(150_000);
+    const reason = whyNot();
+    if (reason) {
+      console.log(`      skipped: ${reason}`);
+      this.skip();
+    }
+    boot = overlayBoot('five-inits');
+    ns = await bootNs({ ...boot.options, bootTimeoutMs: 60_000 });
+    const wanted = [...HELLO, 'native/app', 'runit/cron', 'sysv/rsyslog'];
+    try {
+      assertOverlay(ns);
+      await ns.waitFor(async () => {
+        const all = await status();
+        return wanted.every((id) => find(all, id)?.state === 'running');
+      }, 90_000, `${wanted.join(', ')} running`);
+    } catch (e) {
+      throw new Error(`${(e as Error).message}\n--- PID 1 console ---\n${ns.console()}`);
+    }
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') failed = true;
+  });
+
+  after(async () => {
+    if (failed && ns) console.log(`--- PID 1 console ---\n${ns.console()}`);
+    await ns?.cleanup();
+    boot?.dispose();
+  });
+
+  it('runs the services of all five instances at once: status --json shows them, the hello services running as themselves', async () => {
+    const all = await status();
+    expect([...new Set(all.map((s) => s.instance))].sort()).to.deep.equal(INSTANCES);
+    expect(new Set(all.map((s) => `${s.instance}:${s.adapter}`))).to.deep.equal(new Set(['native:native', 'openrc:openrc', 'runit:runit', 's6:s6', 'sysv:sysv']));
+    for (const id of HELLO) {
+      const s = find(all, id);
+      expect(s?.state, id).to.equal('running');
+      expect(cmdline(ns, s?.pid), `the pid status shows for ${id}`).to.equal(`/bin/sh /usr/local/bin/testbed-ticker ${id.split('/')[1]}`);
+    }
+    const app = find(all, 'native/app');
+    expect(app?.state).to.equal('running');
+    expect(cmdline(ns, app?.pid)).to.equal('/bin/sh /usr/local/bin/testbed-ticker native-app');
+    // every ticker is alive in the shared root: its heartbeat file exists there
+    for (const name of ['hello-runit', 'hello-s6', 'hello-sysv', 'hello-openrc', 'native-app']) {
+      expect(existsSync(nsPath(ns, `${ROOT_IN_NS}/run/testbed/${name}.alive`)), `${name}.alive`).to.equal(true);
+    }
+  });
+
+  it('lists them as instance/service in the human status table', async () => {
+    const r = await ns.cli(['status']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^metainit pid 1, container mode/);
+    for (const id of [...HELLO, 'native/app', 'runit/cron', 'sysv/rsyslog']) expect(r.stdout).to.match(new RegExp(`^${id}\\s+running\\s+\\d+`, 'm'));
+    expect(r.stdout).to.match(/^sysv\/cron\s+stopped\s+-.*vetoed/m);
+  });
+
+  it('runs exactly one cron for two claimants: runit/cron holds the role, sysv/cron is vetoed and never ran', async () => {
+    const procs = ns.procs();
+    const crons = procs.filter((p) => p.comm === 'cron' && p.state !== 'Z');
+    expect(crons.map((p) => p.pid), 'cron processes in the namespace').to.have.length(1);
+    // the one cron is runit's: its parent is a runsv (sysv's would be a daemon under PID 1)
+    expect(procs.find((p) => p.pid === crons[0]!.ppid)?.comm).to.equal('runsv');
+
+    const r = await ns.cli(['roles', '--json']);
+    expect(r.code, r.stderr).to.equal(0);
+    const cron = (JSON.parse(r.stdout) as RoleRow[]).find((x) => x.role === 'cron');
+    expect(cron).to.deep.equal({ role: 'cron', holder: 'runit/cron', state: 'running', vetoed: ['sysv/cron'] });
+
+    const sysvCron = find(await status(), 'sysv/cron');
+    expect(sysvCron).to.include({ state: 'stopped', target: 'down' });
+    expect(sysvCron?.reason).to.match(/vetoed/);
+    const logs = await ns.cli(['logs', 'sysv/cron']);
+    expect(logs.stdout.trim(), 'output of /etc/init.d/cron').to.equal('');
+    // and Debian's invoke-rc.d may not start it either (apt upgrading cron): policy-rc.d says 101
+    const policy = await inNamespace(ns, ['chroot', ROOT_IN_NS, '/usr/sbin/policy-rc.d', 'cron', 'start']);
+    expect(policy.code, 'policy-rc.d cron start').to.equal(101);
+  });
+
+  it('`metainit check` reports the cron conflict when the configuration has no role policy', async () => {
+    // a copy of the case without roles: in the scratch directory, so the namespace sees it
+    const copy = join(ns.scratch, 'no-policy');
+    cpSync(boot!.options.configDir!, copy, { recursive: true });
+    writeFileSync(join(copy, 'metainit.yaml'), 'log_dir: /run/metainit/log\n');
+    // run where the instances' root exists: inside the machine's mount namespace
+    const r = await metainitInNamespace(ns, ['check', '--config-dir', '/run/test/no-policy']);
+    expect(r.stdout + r.stderr).to.include('role cron: unable to choose an owner by policy: claimed by runit/cron, sysv/cron');
+  });
+
+  it('starts native/app (after: [role:logging]) only once rsyslog, the logging holder in sysv, is up', async () => {
+    const all = await status();
+    const rsyslog = find(all, 'sysv/rsyslog')!;
+    const app = find(all, 'native/app')!;
+    const roles = JSON.parse((await ns.cli(['roles', '--json'])).stdout) as RoleRow[];
+    expect(roles.find((x) => x.role === 'logging')?.holder).to.equal('sysv/rsyslog');
+    // rsyslogd wrote its pid file before native/app's first command ran
+    const pidfile = statSync(nsPath(ns, `${ROOT_IN_NS}/run/rsyslogd.pid`)).mtimeMs;
+    const appStart = Number(BigInt(readFileSync(nsPath(ns, `${ROOT_IN_NS}/run/native-app.start`), 'utf8').trim()) / 1_000_000n);
+    expect(appStart, 'native/app start vs rsyslogd.pid mtime').to.be.at.least(Math.floor(pidfile));
+    expect(app.since, 'native/app running vs sysv/rsyslog running').to.be.at.least(rsyslog.since);
+    // so its first line, sent to rsyslog's socket, was received and written
+    await ns.waitFor(() => existsSync(join(upperDir(ns), 'var/log/syslog')) && readFileSync(join(upperDir(ns), 'var/log/syslog'), 'utf8').includes('native-app: hello through rsyslog'), 10_000, 'the line of native/app in /var/log/syslog');
+    // the OpenRC instance (after: [role:logging]) also waited for it
+    const log = ns.console();
+    expect(lineTime(log, 'openrc: starting instance')).to.be.at.least(lineTime(log, 'sysv/rsyslog: running'));
+  });
+
+  for (const [scanner, id] of [
+    ['runsvdir', 'runit/hello-runit'],
+    ['s6-svscan', 's6/hello-s6'],
+  ] as const) {
+    it(`restarts ${scanner} after kill -9, and ${id} comes back running as a new process`, async () => {
+      const before = find(await status(), id)!;
+      expect(before.state).to.equal('running');
+      const old = ns.procs().filter((p) => p.comm === scanner);
+      expect(old, `${scanner} processes`).to.have.length(1);
+      process.kill(old[0]!.pid, 'SIGKILL');
+      await ns.waitFor(async () => {
+        const s = find(await status(), id);
+        return s?.state === 'running' && s.pid !== before.pid && cmdline(ns, s.pid).endsWith(`testbed-ticker ${id.split('/')[1]}`);
+      }, 45_000, `${id} running again with a new pid`);
+      const now = ns.procs().filter((p) => p.comm === scanner && p.state !== 'Z');
+      expect(now.map((p) => p.pid), `a new ${scanner}`).to.have.length(1).and.not.include(old[0]!.pid);
+      expect(cmdline(ns, before.pid), 'the old service process').to.equal('');
+    });
+  }
+
+  describe('`metainit poweroff`', () => {
+    let exit: Exit;
+    let log = '';
+    /** the namespace's processes besides PID 1, sampled while it shuts down */
+    const samples: Array<{ t: number; procs: HostProc[] }> = [];
+
+    before(async function () {
+      this.timeout(120_000);
+      const sampler = setInterval(() => samples.push({ t: Date.now(), procs: ns.procs().filter((p) => p.pid !== ns.pid1) }), 50);
+      try {
+        const r = await ns.cli(['poweroff']);
+        expect(r.code, r.stderr).to.equal(0);
+        exit = await ns.waitExit(100_000);
+      } finally {
+        clearInterval(sampler);
+      }
+      log = ns.console();
+    });
+
+    it('ends PID 1 by SIGINT: the namespace exits 130', () => {
+      expect(exit.signal).to.equal('SIGINT');
+      expect(shellStatus(exit)).to.equal(130);
+    });
+
+    it('stops the instances in reverse start order, OpenRC (the one that waited) first', () => {
+      const started = instanceLines(log, 'starting');
+      expect([...started].sort()).to.deep.equal(INSTANCES);
+      expect(started.at(-1), 'the instance that waited for role:logging').to.equal('openrc');
+      expect(instanceLines(log, 'stopping')).to.deep.equal([...started].reverse());
+    });
+
+    it('never reports a service as restarting while it shuts down', () => {
+      const shutdown = log.slice(log.indexOf('shutting down (poweroff)'));
+      expect(shutdown.split('\n').filter((l) => / respawn/.test(l)), 'respawn lines after the poweroff request').to.deep.equal([]);
+    });
+
+    it('leaves nothing for stage 4: the adapters stopped every process of every instance', () => {
+      const stage4 = lineTime(log, 'stage 4:');
+      const left = samples.filter((s) => s.t <= stage4).at(-1)?.procs ?? [];
+      const line = log.split('\n').find((l) => l.includes('stage 4:')) ?? '';
+      expect(line, `processes left before stage 4: ${left.map((p) => `${p.pid} ${p.comm}`).join(', ')}`).to.include('stage 4: no process left to stop');
+    });
+
+    it("changes nothing under the root's /etc (beyond runsv's and s6-supervise's own state) and removes its policy-rc.d", () => {
+      const supervisorState = (path: string): boolean => SUPERVISOR_STATE.some((s) => path === s || path.startsWith(`${s}/`));
+      expect(etcChanges(ns).filter((c) => !supervisorState(changedPath(c))), 'changes under /etc').to.deep.equal([]);
+      expect(existsSync(join(upperDir(ns), 'usr/sbin/policy-rc.d')), 'the policy-rc.d mount point').to.equal(false);
+    });
+  });
+});
