@@ -134,7 +134,7 @@ export async function boot(opts: BootOptions): Promise<never> {
       reaped: () => reaper.reaped,
       shutdown: (kind) => request(kind, `API ${kind} request`),
       reexec: () => survival.reexecNow(), // beforeExec writes the state file
-    });
+    }, version());
   } catch (e) {
     log.error(`control: unable to serve API on ${manager.global.socket}: ${(e as Error).message}`);
   }

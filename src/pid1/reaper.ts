@@ -52,6 +52,9 @@ export interface ReaperStats {
 
 type Events = { orphan: [result: WaitResult] };
 
+/** Reaps per sweep before yielding to the event loop, so a burst of thousands never stalls PID 1. */
+const SWEEP_BUDGET = 256;
+
 /** How many recently reaped orphans are remembered for a late watch(). */
 const RECENT = 256;
 
@@ -172,6 +175,11 @@ export class Reaper extends EventEmitter<Events> {
     this.counts.sweeps++;
     let n = 0;
     for (;;) {
+      if (n >= SWEEP_BUDGET) {
+        // a burst: yield to the event loop (API, service exits, timers) and go on right after
+        this.onSigchld();
+        return n;
+      }
       const head = this.sys.peek();
       if (head <= 0) return n; // no zombie (0) or no children at all (-1)
       if (this.isManaged(head) || !this.reap(head)) return n + this.scan();
