@@ -94,7 +94,7 @@ export function render(results: BenchResult[], facts: string[], command: string)
   return out.join('\n');
 }
 
-function anchor(title: string): string {
+export function anchor(title: string): string {
   return title
     .toLowerCase()
     .replace(/[^a-z0-9 -]/g, '')
@@ -102,11 +102,16 @@ function anchor(title: string): string {
     .replace(/ /g, '-');
 }
 
+/** Replace the part of `file` between the markers `begin` and `end` (appended if they are missing). */
+export function writeBetween(file: string, section: string, begin = BEGIN, end = END): void {
+  const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
+  const a = text.indexOf(begin);
+  const b = text.indexOf(end);
+  const next = a >= 0 && b > a ? text.slice(0, a) + section + text.slice(b + end.length) : text.trimEnd() + '\n\n' + section + '\n';
+  writeFileSync(file, next);
+}
+
 /** Replace the results section of `file` (appended if the markers are missing). */
 export function writeResults(file: string, section: string): void {
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const a = text.indexOf(BEGIN);
-  const b = text.indexOf(END);
-  const next = a >= 0 && b > a ? text.slice(0, a) + section + text.slice(b + END.length) : text.trimEnd() + '\n\n' + section + '\n';
-  writeFileSync(file, next);
+  writeBetween(file, section);
 }

@@ -10,7 +10,7 @@
  * part of the file (appending it at the end the first time) and leaves everything else — the
  * issue 2 results and the prose around them — as it is.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { anchor, writeBetween } from '../report.js';
 import { shown, table } from '../util.js';
 
 export interface MultiResult {
@@ -38,7 +38,7 @@ export function failed(key: string, title: string, e: unknown): MultiResult {
   return { key, title, measured: '–', verdict: 'no result', why: [`The measurement failed: ${err.message.split('\n')[0]}`], method: '', details: ['```', String(err.stack ?? e), '```'], commands: [] };
 }
 
-export function render(results: MultiResult[], facts: string[], command: string, intro: string[]): string {
+export function render(results: MultiResult[], facts: string[], command: string, intro: string[], notes: string[]): string {
   const out: string[] = [BEGIN, '', '## Several inits at once (issue 3)', '', ...intro, '', `Produced by \`${command}\` on:`, '', ...facts, ''];
   out.push(...table(['#', 'measurement', 'measured', 'verdict'], results.map((r, i) => [`M${i + 1}`, `[${r.title}](#m${i + 1}-${anchor(r.title)})`, r.measured, r.verdict])), '');
   results.forEach((r, i) => {
@@ -47,23 +47,13 @@ export function render(results: MultiResult[], facts: string[], command: string,
     if (r.details.length) out.push(...r.details, '');
     if (r.commands.length) out.push('Commands (from the repository root):', '', '```sh', ...r.commands.map(shown), '```', '');
   });
+  if (notes.length) out.push(...notes, '');
   out.push(END);
   return out.join('\n');
 }
 
-function anchor(title: string): string {
-  return title
-    .toLowerCase()
-    .replace(/[^a-z0-9 -]/g, '')
-    .trim()
-    .replace(/ /g, '-');
-}
 
 /** Replace the multi-init section of `file`, or append it at the end when the markers are missing. */
 export function writeSection(file: string, section: string): void {
-  const text = existsSync(file) ? readFileSync(file, 'utf8') : '# Benchmarks\n';
-  const a = text.indexOf(BEGIN);
-  const b = text.indexOf(END);
-  const next = a >= 0 && b > a ? text.slice(0, a) + section + text.slice(b + END.length) : text.trimEnd() + '\n\n' + section + '\n';
-  writeFileSync(file, next);
+  writeBetween(file, section, BEGIN, END);
 }

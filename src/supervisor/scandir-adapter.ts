@@ -21,7 +21,7 @@
  *   - stop(deadline): every service down (bounded by 70 % of the time left), then the scanner
  *     (scandir-scanner.ts), which SIGKILLs whatever of the instance is left at the deadline.
  */
-import { accessSync, constants, existsSync, readdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, realpathSync, statSync, utimesSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Adapter, AdapterContext, Diagnostic, RoleClaim } from '../adapters/adapter.js';
 import { diagnostic, validate, type Subject, instanceSubject } from '../config/errors.js';
@@ -203,6 +203,8 @@ export class ScanDirAdapter implements Adapter {
     const scanHost = hostPath(this.root, resolveIn(this.root, this.scanIn));
     try {
       assembleScanDir(scanHost, links);
+      // runsvdir sleeps a second when its scan dir changed "this second": backdate a fresh one
+      if (this.scanner?.pid === undefined) utimesSync(scanHost, new Date(Date.now() - 2000), new Date(Date.now() - 2000));
     } catch (e) {
       this.ctx.emit({ type: 'message', level: 'error', text: `${this.instance}: unable to assemble scan directory ${scanHost}: ${(e as Error).message}` });
     }
