@@ -94,12 +94,13 @@ static napi_value m_setName(napi_env env, napi_callback_info info) {
   return r < 0 ? throw_errno(env, "prctl", err) : NULL;
 }
 
-/* reboot(cmd): only returns (by throwing) when the kernel refuses. */
+/* reboot(cmd): halt/power-off/restart only return (by throwing) when the kernel refuses;
+ * RB_ENABLE_CAD / RB_DISABLE_CAD return normally. */
 static napi_value m_reboot(napi_env env, napi_callback_info info) {
   ARGS(1);
   int64_t cmd;
   if (!arg_int64(env, args[0], &cmd, "reboot")) return NULL;
-  reboot((int)(uint32_t)cmd);
+  if (reboot((int)(uint32_t)cmd) == 0) return NULL;
   return throw_errno(env, "reboot", errno);
 }
 

@@ -10,7 +10,7 @@ import { writeSync } from 'node:fs';
 import type { Logger } from '../adapters/adapter.js';
 
 export type Level = 'info' | 'warning' | 'error';
-type Listener = (level: Level, text: string) => void;
+type Listener = (level: Level, text: string, line: string) => void;
 
 const RING = 500;
 
@@ -54,7 +54,7 @@ export class MetainitLog implements Logger {
     }
     for (const l of this.listeners) {
       try {
-        l(level, text);
+        l(level, text, line);
       } catch {
         /* a listener must never break logging */
       }

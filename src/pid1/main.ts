@@ -47,7 +47,7 @@ interface SavedState {
 
 export async function boot(opts: BootOptions): Promise<never> {
   const sys = realSys();
-  const startedAt = Date.now();
+  let startedAt = Date.now();
 
   // 1. mode, survival net, reaper --------------------------------------------------------------
   if (process.pid === 1 && !existsSync('/proc/self')) {
@@ -85,6 +85,7 @@ export async function boot(opts: BootOptions): Promise<never> {
 
   // 2. stage 1 -----------------------------------------------------------------------------------
   const adopted = opts.reexecState ? readState(opts.reexecState) : undefined;
+  if (adopted) startedAt = adopted.startedAt; // uptime is the machine's, not this image's
   if (mode === 'machine' && !adopted) runSteps(stage1Steps(sys, (fd) => log.setFd(fd)), log);
   sys.cloexecFrom(adopted?.keepFds ?? []); // children get no stray descriptors
 
@@ -134,6 +135,7 @@ export async function boot(opts: BootOptions): Promise<never> {
       reaped: () => reaper.reaped,
       shutdown: (kind) => request(kind, `API ${kind} request`),
       reexec: () => survival.reexecNow(), // beforeExec writes the state file
+      ownLog: (cb) => log.onLine((_level, _text, line) => cb(line)),
     }, version());
   } catch (e) {
     log.error(`control: unable to serve API on ${manager.global.socket}: ${(e as Error).message}`);
@@ -151,7 +153,8 @@ export async function boot(opts: BootOptions): Promise<never> {
   const mainId = manager.global.main;
   if (mainId && mode !== 'machine') {
     manager.events.on('event', (ev: { type: string; status?: { id: string; state: string } }) => {
-      if (ev.type === 'state' && ev.status?.id === mainId && (ev.status.state === 'ok' || ev.status.state === 'error')) {
+      // like tini: the container ends when its main process ends (even if it would be respawned)
+      if (ev.type === 'state' && ev.status?.id === mainId && ['ok', 'error', 'respawn'].includes(ev.status.state)) {
         request('exit', `main service ${mainId} ended`);
       }
     });

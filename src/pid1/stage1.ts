@@ -1,7 +1,8 @@
 /**
  * stage1.ts — early set-up, as an ordered list of steps {name, run} (s6-linux-init style).
  *
- * Runs in machine mode only (the kernel started us): mount what is not mounted yet (EARLY_MOUNTS),
+ * Runs in machine mode only (the kernel started us): make Ctrl-Alt-Del a signal to PID 1 rather
+ * than an instant restart, mount what is not mounted yet (EARLY_MOUNTS),
  * set the hostname from /etc/hostname, open /dev/console for output. Each step logs one line; a
  * failing step is logged and the boot goes on — a missing selinuxfs or a read-only /etc/hostname
  * must never stop a machine from booting.
@@ -9,7 +10,7 @@
 import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
 import type { Logger } from '../adapters/adapter.js';
 import { EARLY_MOUNTS, isMounted, mountTable } from './mounts.js';
-import type { Sys } from './sys.js';
+import { RB, type Sys } from './sys.js';
 
 export interface Step {
   name: string;
@@ -17,7 +18,18 @@ export interface Step {
 }
 
 export function stage1Steps(sys: Sys, setConsole: (fd: number) => void): Step[] {
-  const steps: Step[] = EARLY_MOUNTS.map((m) => ({
+  const steps: Step[] = [
+    {
+      // The kernel's default for Ctrl-Alt-Del is an immediate restart: no sync, no unmount.
+      // Disabled, it sends SIGINT to PID 1 instead, which signals.ts turns into a clean reboot.
+      name: 'ctrl-alt-del',
+      run: () => {
+        sys.reboot(RB.DISABLE_CAD);
+        return 'sends SIGINT to pid 1 (clean reboot)';
+      },
+    },
+  ];
+  steps.push(...EARLY_MOUNTS.map((m) => ({
     name: `mount ${m.target}`,
     run: () => {
       if (m.needsFs && !readFileSync('/proc/filesystems', 'utf8').includes(m.needsFs)) return `skipped: kernel has no ${m.needsFs}`;
@@ -26,7 +38,7 @@ export function stage1Steps(sys: Sys, setConsole: (fd: number) => void): Step[] 
       sys.mount(m.source, m.target, m.fstype, m.flags, m.data);
       return `mounted ${m.fstype}`;
     },
-  }));
+  })));
   steps.push({
     name: 'hostname',
     run: () => {

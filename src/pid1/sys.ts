@@ -43,6 +43,8 @@ export const RB = {
   HALT: 0xcdef0123,
   POWER_OFF: 0x4321fedc,
   AUTOBOOT: 0x01234567,
+  /** Ctrl-Alt-Del sends SIGINT to PID 1 instead of restarting the machine at once */
+  DISABLE_CAD: 0,
 } as const;
 
 export const MS = {
@@ -73,7 +75,8 @@ export interface Sys {
   setSubreaper(on: boolean): void;
   /** prctl(PR_SET_NAME, name) */
   setName(name: string): void;
-  /** reboot(cmd) — RB.HALT / RB.POWER_OFF / RB.AUTOBOOT. Only returns on failure (throws). */
+  /** reboot(cmd) — RB.HALT / RB.POWER_OFF / RB.AUTOBOOT only return on failure (throw);
+   *  RB.DISABLE_CAD returns normally. */
   reboot(cmd: number): void;
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   umount2(target: string, flags: number): void;

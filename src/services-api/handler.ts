@@ -28,6 +28,8 @@ export interface ApiHooks {
   reaped: () => number;
   shutdown: (kind: ShutdownKind) => void;
   reexec: () => void;
+  /** follow PID 1's own log; returns an unsubscribe function */
+  ownLog: (cb: (line: string) => void) => () => void;
 }
 
 export interface ApiHandle {
@@ -55,27 +57,27 @@ export function createHandler(manager: Manager, hooks: ApiHooks, version: string
 
   const runJob = async (job: Job, name: string): Promise<JobResult> => {
     const before = one(name);
+    let armed = false; // a restart passes through stopped/down on its way: judge only once control() returned
+    let finish: ((result: JobResult['result']) => void) | undefined;
     const done = new Promise<JobResult>((resolve) => {
-      const timer = setTimeout(() => finish('timeout'), JOB_TIMEOUT_MS);
+      const timer = setTimeout(() => finish?.('timeout'), JOB_TIMEOUT_MS);
       const onEvent = (ev: ManagerEvent): void => {
-        if (ev.type !== 'state' || ev.status.id !== before.id) return;
+        if (!armed || ev.type !== 'state' || ev.status.id !== before.id) return;
         const outcome = jobOutcome(job, ev.status, before.since);
-        if (outcome) finish(outcome);
+        if (outcome) finish?.(outcome);
       };
-      function finish(result: JobResult['result']): void {
+      finish = (result) => {
         clearTimeout(timer);
         manager.events.off('event', onEvent);
+        finish = undefined;
         resolve({ result, status: one(before.id) });
-      }
+      };
       manager.events.on('event', onEvent);
-      // already there (start of a running service, stop of a stopped one)?
-      queueMicrotask(() => {
-        const now = one(before.id);
-        const outcome = job === 'restart' ? null : jobOutcome(job, now, before.since);
-        if (outcome) finish(outcome);
-      });
     });
     await manager.control(job, name);
+    armed = true;
+    const outcome = jobOutcome(job, one(before.id), before.since); // already there?
+    if (outcome) finish?.(outcome);
     return done;
   };
 
@@ -132,6 +134,10 @@ export function createHandler(manager: Manager, hooks: ApiHooks, version: string
       return fn((params ?? {}) as Record<string, unknown>);
     },
     subscribe(_conn: ConnInfo, filter: SubscriptionFilter, push): () => void {
+      if (filter.logsOf === 'metainit') {
+        // PID 1's own log: lines of the manager log, not an adapter's service
+        return hooks.ownLog((line) => push({ type: 'log', id: 'metainit', stream: 'stdout', line, time: Date.now() }));
+      }
       const logsOf = filter.logsOf ? manager.resolve(filter.logsOf) : undefined;
       const logsId = logsOf ? `${logsOf.inst.name}/${logsOf.service}` : undefined;
       const onEvent = (ev: ManagerEvent): void => {

@@ -164,10 +164,11 @@ export class Manager {
   private onAdapterEvent(ev: AdapterEvent): void {
     if (ev.type === 'state') {
       const prev = this.statuses.get(ev.status.id);
-      if (prev?.state !== ev.status.state) {
+      // errors are reported by the adapter as "<id>: unable to …" messages; log every other change
+      if (prev?.state !== ev.status.state && ev.status.state !== 'error') {
         const s = ev.status;
         const line = `${s.id}: ${s.state}${s.pid !== undefined && s.state === 'running' ? ` (pid ${s.pid})` : ''}${s.reason ? ` — ${s.reason}` : ''}`;
-        (s.state === 'error' ? this.log.error : this.log.info).call(this.log, line);
+        this.log.info(line);
       }
       this.statuses.set(ev.status.id, ev.status);
       for (const l of [...this.depListeners]) l();

@@ -359,7 +359,10 @@ export class Service {
   }
 
   private exited(exit: ExitStatus): void {
+    const pid = this.run?.pid;
     const startedAt = this.detach(exit);
+    // a long-running service's leftovers (its process group) go with it, before any respawn
+    if (pid !== undefined && !this.def.oneshot) signalRun(pid, 'SIGKILL', true);
     const why = describeExit(exit);
     if (exit.error) return this.set('error', why);
     if (this.def.oneshot && exit.code === 0) return this.set('ok', undefined);
