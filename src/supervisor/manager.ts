@@ -290,12 +290,15 @@ export class Manager {
 
   // ------------------------------------------------------------------------------ stopping
 
-  /** Stage 3: stop instances in reverse start order, all within `deadline` (ms epoch). */
+  /**
+   * Stage 3: stop the instances, all within `deadline` (ms epoch). Order: an instance stops only
+   * after every instance that depends on it (through its own `after:`, or a service's `after:`
+   * naming a service or role of the other instance); among those free to stop, the one started
+   * last goes first (reverse start order).
+   */
   async stopAll(deadline: number): Promise<void> {
     this.stopping = true;
-    const order = [...this.startOrder].reverse();
-    for (const i of this.instances) if (!order.includes(i.name)) order.push(i.name);
-    for (const name of order) {
+    for (const name of this.stopOrder()) {
       const inst = this.instances.find((i) => i.name === name)!;
       this.log.info(`${name}: stopping instance`);
       try {
@@ -305,6 +308,38 @@ export class Manager {
       }
     }
     for (const root of this.policyRoots) removePolicyRcD(root, join(this.global.run_dir, 'policy-rc.d'), this.sys);
+  }
+
+  /** instance names in stop order (see stopAll) */
+  stopOrder(): string[] {
+    const pref = [...this.startOrder].reverse();
+    for (const i of this.instances) if (!pref.includes(i.name)) pref.push(i.name);
+    const dependents = new Map<string, Set<string>>(pref.map((n) => [n, new Set<string>()]));
+    const addDep = (from: string, ref: string): void => {
+      const on = this.instanceOf(ref, from);
+      if (on && on !== from) dependents.get(on)?.add(from);
+    };
+    for (const i of this.instances) {
+      for (const ref of i.after) addDep(i.name, ref);
+      for (const s of i.adapter.list()) for (const ref of s.after) addDep(i.name, ref);
+    }
+    const order: string[] = [];
+    while (order.length < pref.length) {
+      // the first (by preference) whose dependents have all stopped; a cycle falls back to preference
+      const next = pref.find((n) => !order.includes(n) && [...dependents.get(n)!].every((d) => order.includes(d))) ?? pref.find((n) => !order.includes(n))!;
+      order.push(next);
+    }
+    return order;
+  }
+
+  /** which instance a dependency reference points into (a role resolves to its holder's) */
+  private instanceOf(ref: string, from: string): string | undefined {
+    if (ref.startsWith('role:')) {
+      const holder = this.roles ? holderOf(this.roles, ref.slice(5)) : null;
+      return holder && holder !== 'metainit' ? holder.instance : undefined;
+    }
+    if (ref.includes('/')) return ref.slice(0, ref.indexOf('/'));
+    return this.instances.some((i) => i.name === ref) && !this.statuses.has(`${from}/${ref}`) ? ref : from;
   }
 
   /** adapter snapshots for a re-exec of PID 1 */

@@ -30,6 +30,7 @@ import { Duration, InstanceBase, ServiceName } from '../../config/schema.js';
 import { installReaper } from '../../pid1/reaper.js';
 import { roleOfService } from '../../roles/known-services.js';
 import { childEnv } from '../../supervisor/environment.js';
+import { ProcessFamily, processTable, signalPid, waitUntil } from '../../supervisor/proctree.js';
 import { DepGraph } from '../../supervisor/graph.js';
 import { PtyPool } from '../../supervisor/pty-runner.js';
 import { isReady, type ServiceState, type ServiceStatus, type Target } from '../../supervisor/states.js';
@@ -49,6 +50,9 @@ export const SysvInstance = InstanceBase.extend({
   timeout: Duration.default(60_000),
 }).strict();
 export type SysvInstance = z.infer<typeof SysvInstance>;
+
+/** after the stop scripts: how long what they left of their daemons may take to exit before TERM */
+const LEFTOVER_GRACE_MS = 2000;
 
 /** period of `script status` for running daemons */
 export const STATUS_POLL_MS = 3000;
@@ -337,9 +341,14 @@ export class SysvAdapter implements Adapter {
     this.stopping = true;
     if (this.poller) clearInterval(this.poller);
     this.unsubscribe?.();
+    // the sessions of the daemons the scripts started: what a `stop` leaves behind of them
+    // (a child still exiting, a ticker's sleep) is theirs too, and must be gone before we return
+    const family = new ProcessFamily();
     for (const s of this.scripts.values()) {
       s.target = 'down';
       if (s.state === 'waiting') s.set('stopped');
+      const pid = s.ran ? s.livePid() : undefined;
+      if (pid !== undefined) family.addSessionOf(pid);
     }
     for (const level of new DepGraph(this.currentPlan().stopNodes).reverseOrder()) {
       const stops = level.flatMap((n) => {
@@ -348,6 +357,12 @@ export class SysvAdapter implements Adapter {
       });
       await Promise.race([Promise.all(stops), sleep(deadline - Date.now())]);
       if (Date.now() >= deadline) break;
+    }
+    const left = (): number[] => family.members(processTable(), []);
+    if (!(await waitUntil(() => left().length === 0, Math.min(deadline, Date.now() + LEFTOVER_GRACE_MS)))) {
+      for (const pid of left()) signalPid(pid, 'SIGTERM');
+      await waitUntil(() => left().length === 0, deadline);
+      for (const pid of left()) signalPid(pid, 'SIGKILL');
     }
     if (Date.now() < deadline) return;
     this.host.pool.killAll('SIGKILL');
