@@ -11,18 +11,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startMetainit } from './namespace.js';
 import type { Bench, Outcome } from './report.js';
-import { cleanEnv, FIVE_SERVICES, fmt, fmtRatio, RUN_JS, table, tempDir, writeNativeConfig } from './util.js';
+import { cleanEnv, FIVE_SERVICES, fmt, fmtRatio, RUN_JS, table, tempDir, writeNativeConfig, type HyperfineRun } from './util.js';
 
 const GOAL_RATIO = 2;
 
-interface HyperfineRun {
-  command: string;
-  mean: number;
-  stddev: number;
-  median: number;
-  min: number;
-  max: number;
-}
 
 async function benchStatusCli(): Promise<Outcome> {
   const { dir, remove } = tempDir('status');

@@ -111,3 +111,13 @@ export function fmtRatio(x: number, goal: number): string {
 export function table(head: string[], rows: Array<Array<string | number>>): string[] {
   return [`| ${head.join(' | ')} |`, `|${head.map(() => '---').join('|')}|`, ...rows.map((r) => `| ${r.join(' | ')} |`)];
 }
+
+/** one command's entry in hyperfine's --export-json output (seconds) */
+export interface HyperfineRun {
+  command: string;
+  mean: number;
+  stddev: number;
+  median: number;
+  min: number;
+  max: number;
+}

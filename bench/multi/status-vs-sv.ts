@@ -19,18 +19,10 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT_IN_NS } from '../../test/ns/testbed-root.js';
-import { cleanEnv, fmt, quantile, RUN_JS, table } from '../util.js';
+import { cleanEnv, fmt, quantile, RUN_JS, table, type HyperfineRun } from '../util.js';
 import { epochNow, RUNIT_SCAN_IN_ROOT, type Booted } from './case.js';
 import type { MultiResult } from './report.js';
 
-interface HyperfineRun {
-  command: string;
-  mean: number;
-  stddev: number;
-  median: number;
-  min: number;
-  max: number;
-}
 
 const RUNS = 40;
 const API_CALLS = 300;
