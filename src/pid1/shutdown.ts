@@ -28,6 +28,7 @@ interface ProcInfo {
   pid: number;
   ppid: number;
   state: string;
+  comm?: string;
 }
 
 function readProcs(): ProcInfo[] {
@@ -37,7 +38,7 @@ function readProcs(): ProcInfo[] {
     try {
       const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
       const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      out.push({ pid: Number(name), ppid: Number(rest[1]), state: rest[0] ?? '?' });
+      out.push({ pid: Number(name), ppid: Number(rest[1]), state: rest[0] ?? '?', comm: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')) });
     } catch {
       /* exited meanwhile */
     }
@@ -48,7 +49,10 @@ function readProcs(): ProcInfo[] {
 /** Processes stage 4 must end: as PID 1 everything but us and kernel threads; else our descendants. */
 export function victims(mode: Mode, self = process.pid, procs = readProcs()): number[] {
   if (mode !== 'supervisor') {
-    return procs.filter((p) => p.pid !== self && p.pid !== 2 && p.ppid !== 2 && p.state !== 'Z').map((p) => p.pid);
+    // kernel threads (kthreadd = pid 2 and its children) exist only in the initial PID namespace;
+    // in a container pid 2 is an ordinary process of ours
+    const kthreadd = procs.some((p) => p.pid === 2 && p.ppid === 0 && (p.comm === undefined || p.comm === 'kthreadd'));
+    return procs.filter((p) => p.pid !== self && p.state !== 'Z' && !(kthreadd && (p.pid === 2 || p.ppid === 2))).map((p) => p.pid);
   }
   const children = new Map<number, number[]>();
   for (const p of procs) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p.pid]);

@@ -171,11 +171,20 @@ export class Manager {
         this.log.info(line);
       }
       this.statuses.set(ev.status.id, ev.status);
+      // publish before waking dependents: what they emit in turn must follow this event
+      this.events.emit('event', ev);
       for (const l of [...this.depListeners]) l();
-    } else if (ev.type === 'message') {
+      return;
+    }
+    if (ev.type === 'message') {
       (ev.level === 'error' ? this.log.error : ev.level === 'warning' ? this.log.warn : this.log.info).call(this.log, ev.text);
     }
     this.events.emit('event', ev);
+  }
+
+  /** Is the bare name `ref` a service of instance `from` (it wins over an instance of that name)? */
+  private isLocalService(ref: string, from: string): boolean {
+    return this.statuses.has(`${from}/${ref}`) || (this.instances.find((i) => i.name === from)?.adapter.list().some((s) => s.name === ref) ?? false);
   }
 
   /** emit an orphan-reaped event (from the reaper) */
@@ -205,7 +214,7 @@ export class Manager {
     }
     if (!ref.includes('/')) {
       const inst = this.instances.find((i) => i.name === ref);
-      if (inst && !this.statuses.has(`${from}/${ref}`)) return this.instanceState(inst);
+      if (inst && !this.isLocalService(ref, from)) return this.instanceState(inst);
       ref = `${from}/${ref}`;
     }
     const st = this.statuses.get(ref) ?? this.list().find((s) => s.id === ref);
@@ -339,7 +348,7 @@ export class Manager {
       return holder && holder !== 'metainit' ? holder.instance : undefined;
     }
     if (ref.includes('/')) return ref.slice(0, ref.indexOf('/'));
-    return this.instances.some((i) => i.name === ref) && !this.statuses.has(`${from}/${ref}`) ? ref : from;
+    return this.instances.some((i) => i.name === ref) && !this.isLocalService(ref, from) ? ref : from;
   }
 
   /** adapter snapshots for a re-exec of PID 1 */
