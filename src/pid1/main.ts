@@ -41,6 +41,8 @@ export interface BootOptions {
 interface SavedState {
   version: 1;
   startedAt: number;
+  /** orphans reaped by earlier images of this PID 1 */
+  reaped?: number;
   adapters: Record<string, unknown>;
   keepFds: number[];
 }
@@ -86,6 +88,7 @@ export async function boot(opts: BootOptions): Promise<never> {
   // 2. stage 1 -----------------------------------------------------------------------------------
   const adopted = opts.reexecState ? readState(opts.reexecState) : undefined;
   if (adopted) startedAt = adopted.startedAt; // uptime is the machine's, not this image's
+  const reapedTotal = (): number => reaper.reaped + (adopted?.reaped ?? 0);
   if (mode === 'machine' && !adopted) runSteps(stage1Steps(sys, (fd) => log.setFd(fd)), log);
   sys.cloexecFrom(adopted?.keepFds ?? []); // children get no stray descriptors
 
@@ -97,7 +100,7 @@ export async function boot(opts: BootOptions): Promise<never> {
   let saveTimer: NodeJS.Timeout | undefined;
   function saveState(): void {
     if (!manager) return;
-    const state: SavedState = { version: 1, startedAt, adapters: manager.snapshot(), keepFds: keepFds() };
+    const state: SavedState = { version: 1, startedAt, reaped: reapedTotal(), adapters: manager.snapshot(), keepFds: keepFds() };
     try {
       writeFileSync(stateFile + '.tmp', JSON.stringify(state));
       renameSync(stateFile + '.tmp', stateFile);
@@ -132,7 +135,7 @@ export async function boot(opts: BootOptions): Promise<never> {
     api = await startApi(manager, sys, log, {
       mode,
       startedAt,
-      reaped: () => reaper.reaped,
+      reaped: reapedTotal,
       shutdown: (kind) => request(kind, `API ${kind} request`),
       reexec: () => survival.reexecNow(), // beforeExec writes the state file
       ownLog: (cb) => log.onLine((_level, _text, line) => cb(line)),

@@ -300,6 +300,8 @@ describe('ns: PID 1 core (metainit as PID 1 of a PID namespace)', function () {
     await n.waitFor(async () => byName(await n.status(), 'steady').state === 'running', 20_000, 'steady running');
     await sleep(1500);
     const before = await n.status();
+    const reapedBefore = (await n.statusAll()).manager.reaped;
+    expect(reapedBefore, 'the orphan service left one orphan to reap').to.be.at.least(1);
     const hostPid1 = n.pid1;
     const tReexec = Date.now(); // the machine has been up ≥ 1.5 s by now
     const r = await n.cli(['reexec']);
@@ -309,6 +311,7 @@ describe('ns: PID 1 core (metainit as PID 1 of a PID namespace)', function () {
     const after = await n.status();
     expect(n.procs()[0]?.pid, 'same PID 1 process on the host').to.equal(hostPid1);
     expect((await n.statusAll()).manager.uptime, 'uptime counts from the first boot, not the re-exec').to.be.greaterThan(Date.now() - tReexec + 1000);
+    expect((await n.statusAll()).manager.reaped, 'the reaped count survives the re-exec').to.be.at.least(reapedBefore);
     expect(byName(after, 'steady')).to.include({ state: 'running', pid: byName(before, 'steady').pid, since: byName(before, 'steady').since });
     expect(byName(after, 'setup')).to.include({ state: 'ok', since: byName(before, 'setup').since });
     expect(n.read('events').match(/^steady start /gm)).to.have.lengthOf(1);
