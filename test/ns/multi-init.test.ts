@@ -251,3 +251,50 @@ describe('ns: runit, s6, sysv, OpenRC and native at once (metainit as PID 1, tes
     });
   });
 });
+
+describe('ns: LSB parallel levels through metainit (sysv instance on the test bed overlay)', function () {
+  this.timeout(120_000);
+  let boot: OverlayBoot | undefined;
+  let ns: Ns | undefined;
+
+  before(function () {
+    const reason = whyNot();
+    if (reason) {
+      console.log(`      skipped: ${reason}`);
+      this.skip();
+    }
+  });
+
+  after(async () => {
+    await ns?.cleanup();
+    boot?.dispose();
+  });
+
+  it('starts lvl1 and lvl3 together, then lvl2 and lvl4 — each as soon as its own dependency is done', async () => {
+    boot = overlayBoot('lsb-levels');
+    const n = (ns = await bootNs({ ...boot.options, bootTimeoutMs: 60_000 }));
+    assertOverlay(n);
+    const levels = ['sysv/lvl1', 'sysv/lvl2', 'sysv/lvl3', 'sysv/lvl4'];
+    await n.waitFor(async () => {
+      const all = await n.status();
+      return levels.every((id) => find(all, id)?.state === 'ok');
+    }, 60_000, `${levels.join(', ')} ok`);
+    const t: Record<string, number> = {};
+    for (const line of readFileSync(nsPath(n, `${ROOT_IN_NS}/run/testbed/levels.log`), 'utf8').split('\n')) {
+      const [ms, what, name] = line.split(' ');
+      if (ms && what && name) t[`${what} ${name}`] ??= Number(ms);
+    }
+    // [1,3] together: each began before the other ended (lvl1 takes 1 s, lvl3 3 s)
+    expect(t['begin lvl3']!, 'lvl3 begins while lvl1 runs').to.be.below(t['end lvl1']!);
+    expect(t['begin lvl1']!, 'lvl1 begins while lvl3 runs').to.be.below(t['end lvl3']!);
+    // then [2,4]: each only after its own dependency ended
+    expect(t['begin lvl2']!).to.be.at.least(t['end lvl1']!);
+    expect(t['begin lvl4']!).to.be.at.least(t['end lvl3']!);
+    // event-driven, not level by level: lvl3 takes longer (3 s), and lvl2 does not wait for it
+    expect(t['begin lvl2']!, 'lvl2 begins while lvl3 still runs').to.be.below(t['end lvl3']!);
+    // each script's output is kept apart (own pty)
+    const logs = await n.cli(['logs', 'sysv/lvl2', '-n', '5']);
+    expect(logs.stdout).to.include('lvl2: starting');
+    expect(logs.stdout).not.to.include('lvl1: starting');
+  });
+});
