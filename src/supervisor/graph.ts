@@ -262,15 +262,15 @@ function longestPaths(ids: readonly string[], preds: (id: string) => readonly st
  *   "name"       → {id: 'fromInstance/name'} when that service exists, else {instance: 'name'}
  *                  when an instance of that name exists, else {id: 'fromInstance/name'} (which
  *                  the graph then reports as unknown).
- * Instances default to the instance parts of `knownIds`; pass `instances` to include instances
- * without services.
+ * `knownIds` may be a predicate (asked only for bare names). Instances default to the instance
+ * parts of a `knownIds` set; pass `instances` to include instances without services.
  */
-export function resolveRef(ref: string, fromInstance: string, knownIds: ReadonlySet<string>, instances?: Iterable<string>): Ref {
+export function resolveRef(ref: string, fromInstance: string, knownIds: ReadonlySet<string> | ((id: string) => boolean), instances?: Iterable<string>): Ref {
   if (ref.startsWith('role:')) return { role: ref.slice(5) };
   if (ref.includes('/')) return { id: ref };
   const local = `${fromInstance}/${ref}`;
-  if (knownIds.has(local)) return { id: local };
-  const names = new Set(instances ?? [...knownIds].map((id) => id.slice(0, id.indexOf('/'))));
+  if (typeof knownIds === 'function' ? knownIds(local) : knownIds.has(local)) return { id: local };
+  const names = new Set(instances ?? (typeof knownIds === 'function' ? [] : [...knownIds].map((id) => id.slice(0, id.indexOf('/')))));
   if (names.has(ref)) return { instance: ref };
   return { id: local };
 }

@@ -27,6 +27,7 @@ import type { Sys } from '../pid1/sys.js';
 import { decideForConfig } from '../roles/decide.js';
 import { holderOf, type RoleDecision } from '../roles/registry.js';
 import { policyRcDNames, removePolicyRcD, writePolicyRcD } from '../roles/policy-rc-d.js';
+import { resolveRef, type Ref } from './graph.js';
 import { prepareRoot } from './rootfs.js';
 import { isFailed, isReady, type ServiceStatus } from './states.js';
 
@@ -182,9 +183,19 @@ export class Manager {
     this.events.emit('event', ev);
   }
 
-  /** Is the bare name `ref` a service of instance `from` (it wins over an instance of that name)? */
-  private isLocalService(ref: string, from: string): boolean {
-    return this.statuses.has(`${from}/${ref}`) || (this.instances.find((i) => i.name === from)?.adapter.list().some((s) => s.name === ref) ?? false);
+  /**
+   * What a dependency reference names, by the one rule graph.ts's resolveRef gives: "role:x",
+   * "inst/svc", or a bare name — a service of `from` if it has one, else an instance of that name.
+   */
+  private classify(ref: string, from: string): Ref {
+    const known = (id: string): boolean => this.statuses.has(id) || (this.instances.find((i) => i.name === from)?.adapter.list().some((s) => s.id === id) ?? false);
+    return resolveRef(ref, from, known, this.instances.map((i) => i.name));
+  }
+
+  /** the service holding `role`, unless metainit holds it or nobody does */
+  private roleHolder(role: string): string | undefined {
+    const holder = this.roles ? holderOf(this.roles, role) : null;
+    return holder && holder !== 'metainit' ? `${holder.instance}/${holder.service}` : undefined;
   }
 
   /** emit an orphan-reaped event (from the reaper) */
@@ -206,18 +217,14 @@ export class Manager {
   };
 
   private depState(ref: string, from: string): DepState {
-    if (ref.startsWith('role:')) {
-      const holder = this.roles ? holderOf(this.roles, ref.slice(5)) : null;
+    const r = this.classify(ref, from);
+    if ('role' in r) {
       // metainit holds it, or nobody provides it: nothing to wait for (like systemd's After= on an absent unit)
-      if (holder === 'metainit' || !holder) return 'ready';
-      return this.depState(`${holder.instance}/${holder.service}`, from);
+      const holder = this.roleHolder(r.role);
+      return holder ? this.depState(holder, from) : 'ready';
     }
-    if (!ref.includes('/')) {
-      const inst = this.instances.find((i) => i.name === ref);
-      if (inst && !this.isLocalService(ref, from)) return this.instanceState(inst);
-      ref = `${from}/${ref}`;
-    }
-    const st = this.statuses.get(ref) ?? this.list().find((s) => s.id === ref);
+    if ('instance' in r) return this.instanceState(this.instances.find((i) => i.name === r.instance)!);
+    const st = this.statuses.get(r.id) ?? this.list().find((s) => s.id === r.id);
     if (!st) return 'unknown';
     if (isReady(st.state)) return 'ready';
     if (isFailed(st.state)) return 'failed';
@@ -343,12 +350,9 @@ export class Manager {
 
   /** which instance a dependency reference points into (a role resolves to its holder's) */
   private instanceOf(ref: string, from: string): string | undefined {
-    if (ref.startsWith('role:')) {
-      const holder = this.roles ? holderOf(this.roles, ref.slice(5)) : null;
-      return holder && holder !== 'metainit' ? holder.instance : undefined;
-    }
-    if (ref.includes('/')) return ref.slice(0, ref.indexOf('/'));
-    return this.instances.some((i) => i.name === ref) && !this.isLocalService(ref, from) ? ref : from;
+    const r = this.classify(ref, from);
+    const id = 'role' in r ? this.roleHolder(r.role) : 'instance' in r ? `${r.instance}/` : r.id;
+    return id?.slice(0, id.indexOf('/'));
   }
 
   /** adapter snapshots for a re-exec of PID 1 */
