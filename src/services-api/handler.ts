@@ -13,7 +13,7 @@ import type { Sys } from '../pid1/sys.js';
 import type { ShutdownKind } from '../pid1/shutdown.js';
 import { checkConfigAndRoles } from '../config/plan.js';
 import { roleTable } from '../roles/registry.js';
-import { DepGraph } from '../supervisor/graph.js';
+import { DepGraph, resolveRef } from '../supervisor/graph.js';
 import type { Manager, ManagerEvent } from '../supervisor/manager.js';
 import { isFailed, isReady, type ServiceStatus } from '../supervisor/states.js';
 import type { Diagnostic, JobResult, Method } from './protocol.js';
@@ -101,7 +101,11 @@ export function createHandler(manager: Manager, hooks: ApiHooks, version: string
     },
     logs: (p) => manager.logs(p.name as string, p.lines as number),
     plan: () => {
-      const graph = new DepGraph(manager.list().map((s) => ({ id: s.id, after: s.after.map((a) => (a.includes('/') || a.startsWith('role:') ? a : `${s.instance}/${a}`)) })));
+      const all = manager.list();
+      const ids = new Set(all.map((s) => s.id));
+      // only service edges order services; role and instance refs are not nodes of this graph
+      const after = (s: ServiceStatus): string[] => s.after.map((a) => resolveRef(a, s.instance, ids)).flatMap((r) => ('id' in r ? [r.id] : []));
+      const graph = new DepGraph(all.map((s) => ({ id: s.id, after: after(s) })));
       return { levels: graph.levels().levels };
     },
     check: async (): Promise<Diagnostic[]> => {
