@@ -12,7 +12,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Event } from '../src/services-api/protocol.js';
+import type { Event } from '../src/base/events.js';
 import { startMetainit } from './namespace.js';
 import type { Bench, Outcome } from './report.js';
 import { compileHelper, fmt, nowMs, quantile, table, tempDir, waitFor, writeNativeConfig } from './util.js';

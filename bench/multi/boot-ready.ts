@@ -13,7 +13,7 @@
  * with `metainit poweroff`, timed to the namespace's end. Median of `boots` boots.
  */
 import { join } from 'node:path';
-import type { ServiceStatus } from '../../src/supervisor/states.js';
+import type { ServiceStatus } from '../../src/base/states.js';
 import { CASES_MULTI } from '../../test/ns/testbed-root.js';
 import { fmt, median, table } from '../util.js';
 import { bootCase, consoleTime, epochNow, hostStart, isSettled, isUpReady, nsStart, poll, services } from './case.js';
@@ -136,7 +136,7 @@ export async function bootReady(boots: number): Promise<MultiResult> {
       `The last instance is ${slowest[0]}; without runit everything is ready at ${s(others)} s — sysv, s6, native/app (after role:logging, i.e. rsyslog in sysv) and OpenRC (whose whole instance waits for that role).`,
       ...(runsvdirSlept
         ? [
-            `runit comes last for two reasons, neither of them work being done. (1) runsvdir starts its first runsv ${s(runsvdirScan)} s after it was started (/proc start times): runsvdir \`sleep(1)\`s before a scan when its directory's mtime is in the current second (runit's runsvdir.c: \`if (now <= mtime) sleep(1)\`), and metainit assembles that scan dir just before it starts runsvdir (src/supervisor/scandir-adapter.ts \`relink()\` → scandir.ts \`assembleScanDir\`, then \`Scanner.start\`). The s6 scanner starts its supervisors at once.`,
+            `runit comes last for two reasons, neither of them work being done. (1) runsvdir starts its first runsv ${s(runsvdirScan)} s after it was started (/proc start times): runsvdir \`sleep(1)\`s before a scan when its directory's mtime is in the current second (runit's runsvdir.c: \`if (now <= mtime) sleep(1)\`), and metainit assembles that scan dir just before it starts runsvdir (src/adapters/scandir/adapter.ts \`relink()\` → scandir.ts \`assembleScanDir\`, then \`Scanner.start\`). The s6 scanner starts its supervisors at once.`,
             `(2) metainit reports a runit service running ${s(runitLag)} s after its process started (median): the scan-dir adapter reads supervise/status once a second (\`POLL_MS = 1000\` in scandir-adapter.ts), its interval starts with the instance, and its one early read (150 ms after runsvdir's spawn) comes before runsvdir's 1 s sleep is over — so the services start just after a tick and wait almost a full interval. Both are fixable: see the note below.`,
           ]
         : [`runsvdir started its first runsv ${s(runsvdirScan)} s after it was started, and metainit reported the runit services ${s(runitLag)} s after their processes started (its read of supervise/status: once a second, plus once 150 ms after the scanner's start).`]),

@@ -22,7 +22,7 @@ import { join, relative } from 'node:path';
 import { bootNs, type Ns } from '../../test/ns/harness.js';
 import { assertOverlay, CASES_MULTI, nsPath, overlayBoot } from '../../test/ns/testbed-root.js';
 import { connect, type Client } from '../../src/services-api/client.js';
-import type { ServiceStatus } from '../../src/supervisor/states.js';
+import type { ServiceStatus } from '../../src/base/states.js';
 import { sleep } from '../util.js';
 
 /** the hundred case: services per instance */

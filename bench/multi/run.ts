@@ -44,7 +44,7 @@ const INTRO = [
 /** Measured by hand while writing these benchmarks: kept here because this section is generated. */
 const NOTES = [
   '**Measured by hand (2026-11-22), not by the run above: the 1 s runsvdir sleep at boot is avoidable.**',
-  'With one line added to a *copy* of `dist/src/supervisor/scandir-adapter.js` — after `assembleScanDir()`,',
+  'With one line added to a *copy* of `dist/src/adapters/scandir/adapter.js` — after `assembleScanDir()`,',
   'when no scanner runs yet, set the scan dir\'s mtime 2 s into the past (`utimesSync`) — runsvdir started',
   'its runsv processes at once, the adapter\'s read 150 ms after the scanner\'s start saw them running, and',
   'M1 fell from 2.51 s to **1.27 s** (median of 3; runit ready at 0.80 s, OpenRC then last at 1.25 s).',

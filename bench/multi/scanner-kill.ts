@@ -2,7 +2,7 @@
  * scanner-kill.ts — M3: kill -9 of runsvdir (from the host) to all its services running again,
  * on the booted hundred case (case.ts) with its 40 runit services.
  *
- * What metainit does (src/supervisor/scandir-scanner.ts): on the scanner's death it SIGTERMs the
+ * What metainit does (src/adapters/scandir/scanner.ts): on the scanner's death it SIGTERMs the
  * orphaned runsv processes (each takes its service down and exits), waits until the instance's
  * process family is gone (checked every 100 ms, SIGKILL after 5 s), then starts runsvdir again
  * after a delay — 0.5 s, doubled after each scanner that died within 10 s of its start, back to
@@ -16,7 +16,7 @@
  * it. Median of `kills`. The services of the other instances must keep their pids throughout.
  */
 import type { HostProc } from '../../test/ns/harness.js';
-import type { ServiceStatus } from '../../src/supervisor/states.js';
+import type { ServiceStatus } from '../../src/base/states.js';
 import { fmt, median, sleep, table } from '../util.js';
 import { epochNow, hostStart, nsStart, poll, services, type Booted } from './case.js';
 import type { MultiResult } from './report.js';
@@ -109,7 +109,7 @@ export async function scannerKill(b: Booted, runitCount: number, kills: number):
       ...(() => {
         const worst = runs.reduce((a, t) => (t.seen > a.seen ? t : a));
         return worst.seen - seen > 300
-          ? [`The worst of the ${kills} kills took ${s(worst.seen)} s: its last service started at ${s(worst.service)} s, after that early read, so only the next once-a-second read (\`POLL_MS\` in src/supervisor/scandir-adapter.ts) reported it, ${s(worst.reported - worst.service)} s later.`]
+          ? [`The worst of the ${kills} kills took ${s(worst.seen)} s: its last service started at ${s(worst.service)} s, after that early read, so only the next once-a-second read (\`POLL_MS\` in src/adapters/scandir/adapter.ts) reported it, ${s(worst.reported - worst.service)} s later.`]
           : [];
       })(),
       `So ${fmt((med((t) => t.scanner) / seen) * 100, 0)} % of the recovery is metainit waiting on purpose (cleanup, then the delay that keeps a crash-looping runsvdir from spinning); runit itself needs ${s(med((t) => t.service) - med((t) => t.scanner))} s to bring ${runitCount} services back.`,

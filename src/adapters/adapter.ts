@@ -1,46 +1,50 @@
 /**
- * adapter.ts — the Adapter interface: how metainit drives one init family.
+ * adapter.ts — the Adapter interface (version 2): how metainit drives one init family.
  *
- * Think of systemd's UnitVTable: the manager (src/supervisor/manager.ts) knows nothing about
+ * Think of systemd's UnitVTable: the manager (src/manager/manager.ts) knows nothing about
  * runit, s6, sysv rc, OpenRC or metainit's own YAML services; it only calls the methods below.
  * One *instance* (a file `adapters.d/<name>.yaml`) creates one Adapter object. No adapter
- * imports another; shared machinery lives in src/supervisor.
+ * imports another; shared machinery lives in src/supervisor (and, for the scan-dir inits runit
+ * and s6, in adapters/scandir/). Every adapter folder has the same files: `index.ts` (the
+ * factory and its instance schema) and `states.ts` (its ONE mapping onto the shared states).
  *
  * Life cycle, in the order the manager calls it:
  *   1. `load()`        read the instance's own configuration (service files, scan dirs, init
  *                      scripts). Bad entries are reported as diagnostics — never thrown — and the
- *                      rest loads. Returns the diagnostics.
+ *                      rest loads. Only reads: the offline `check` and `plan` call it too.
  *   2. `claims()`      which roles each service could provide (role registry input).
  *   3. `applyRoles()`  the registry's decision: services that must NOT run because another
  *                      instance holds their role. Applied with runtime-only means (never by
  *                      editing /etc).
- *   4. `start()`       bring the instance up: schedule/start its services. Resolves once the
- *                      start has been *scheduled* (not when everything is ready); progress is
- *                      reported through `onEvent`.
- *   5. at run time     `list()`, `startService()`, `stopService()`, `restartService()`,
- *                      `reloadService()`, `killService()`, `logs()`, `sync()`.
+ *      `plan()`        how the instance orders its services, for `metainit plan` (offline too).
+ *   4. `start()`       prepare the instance's sandbox (its root's API filesystems, namespaces,
+ *                      cgroup — through supervisor helpers: the manager prepares nothing) and
+ *                      bring the instance up. Resolves once the start has been *scheduled*;
+ *                      progress is reported through `emit`.
+ *   5. at run time     `list()`, `status()`, `startService()`, `stopService()`,
+ *                      `restartService()`, `reloadService()`, `applyService()`,
+ *                      `killService()`, `logs()`, `sync()`.
  *   6. `stop(deadline)` stop every service (reverse dependency order inside the instance) and
  *                      any helper process (runsvdir, s6-svscan …) before `deadline` (ms epoch);
- *                      what is still alive at the deadline is SIGKILLed by the adapter.
+ *                      what is still alive at the deadline is SIGKILLed by the adapter. Then
+ *                      release the sandbox: nothing the hosted init did outlives it on the
+ *                      machine (no mount, cgroup or file left behind).
+ *
+ * Two words users confuse, kept apart here: `reloadService` asks the *service* to re-read its
+ * own configuration (SIGHUP, an init script's `reload`/`force-reload`, systemd's ReloadUnit);
+ * `applyService` makes *metainit* re-read the service's definition (a native YAML file, an init
+ * script's header, a run directory). Native services have no reload of their own: for them
+ * `reload` applies the changed file, which is what `metainit reload` has always done there.
  *
  * States: every adapter maps its own states onto the shared `ServiceState` in ONE table (see
- * states.ts) and reports each change as a `state` event carrying the full `ServiceStatus`.
+ * base/states.ts) and reports each change as a `state` event carrying the full `ServiceStatus`,
+ * whose `kind` says what the thing is (service, oneshot, socket, timer, target …).
  */
-import type { ServiceStatus } from '../supervisor/states.js';
-import type { Sys } from '../pid1/sys.js';
-
-/** One problem found while loading configuration: names the file, the key and the fix. */
-export interface Diagnostic {
-  level: 'error' | 'warning';
-  /** file the problem is in (absolute path) */
-  file: string;
-  /** offending key path, e.g. "restart.max_delay" ('' when the whole file is the problem) */
-  key: string;
-  /** full message: "<subject>: unable to <verb> <object>: <reason> (fix: …)" */
-  message: string;
-  /** service id the diagnostic concerns, when there is one */
-  service?: string;
-}
+import type { ServiceStatus } from '../base/states.js';
+import type { Sys } from '../base/sys.js';
+import type { Diagnostic, Logger } from '../base/types.js';
+import type { ChildWatch } from '../supervisor/reaper.js';
+import type { RootHooks } from '../supervisor/sandbox.js';
 
 /** An instance's service could provide a role (input to the role registry). */
 export interface RoleClaim {
@@ -49,10 +53,8 @@ export interface RoleClaim {
   service: string;
 }
 
-export type AdapterEvent =
-  | { type: 'state'; status: ServiceStatus }
-  | { type: 'log'; id: string; stream: 'stdout' | 'stderr'; line: string; time: number }
-  | { type: 'message'; level: 'info' | 'warning' | 'error'; text: string };
+export type { AdapterEvent } from '../base/events.js';
+import type { AdapterEvent } from '../base/events.js';
 
 /** Where a dependency named in `after:` stands. */
 export type DepState = 'ready' | 'pending' | 'failed' | 'unknown';
@@ -65,12 +67,6 @@ export interface DependencyView {
   state(ref: string, fromInstance: string): DepState;
   /** called after any service state change anywhere; returns an unsubscribe function */
   onChange(cb: () => void): () => void;
-}
-
-export interface Logger {
-  info(text: string): void;
-  warn(text: string): void;
-  error(text: string): void;
 }
 
 /** What the manager hands an adapter when it creates it. */
@@ -89,6 +85,10 @@ export interface AdapterContext {
   logDir: string;
   sys: Sys;
   log: Logger;
+  /** hand to `prepareSandbox`: what the manager does on the instance's root (policy-rc.d) */
+  rootHooks: RootHooks;
+  /** PID 1's reaper: pids to leave to their owner (pty children), pids to watch (adopted after a re-exec) */
+  reaper: ChildWatch;
   deps: DependencyView;
   /** report an event (state change, log line, message) */
   emit(ev: AdapterEvent): void;
@@ -102,18 +102,24 @@ export interface Adapter {
   load(): Promise<Diagnostic[]>;
   claims(): RoleClaim[];
   applyRoles(vetoed: ReadonlySet<string>): void;
+  /** how the instance orders its services (valid after load/applyRoles; makes no system call) */
+  plan(): InstancePlan;
   start(): Promise<void>;
 
-  /** snapshot of every service of the instance */
+  /** snapshot of every service of the instance, in name order */
   list(): ServiceStatus[];
+  /** one service, without building the whole list; undefined when there is no such service */
+  status(name: string): ServiceStatus | undefined;
   startService(name: string): Promise<void>;
   stopService(name: string): Promise<void>;
   restartService(name: string): Promise<void>;
-  /** apply a changed definition of one service (may restart it if its command changed) */
+  /** ask the service to re-read its own configuration (HUP, `reload`, ReloadUnit) */
   reloadService(name: string): Promise<Diagnostic[]>;
+  /** re-read the service's definition and apply it (may restart it if what it runs changed) */
+  applyService(name: string): Promise<Diagnostic[]>;
   killService(name: string, signal: NodeJS.Signals): Promise<void>;
-  /** last n log lines of a service (in-memory tail) */
-  logs(name: string, n: number): string[];
+  /** last n log lines of a service (in-memory tail; a hosted journal may answer through a child) */
+  logs(name: string, n: number): Promise<string[]>;
   /** re-read configuration: schedule new services, stop deleted ones, leave unchanged ones alone */
   sync(): Promise<Diagnostic[]>;
   stop(deadline: number): Promise<void>;
@@ -123,6 +129,15 @@ export interface Adapter {
   /** restore from `snapshot()` output after a re-exec, before `start()` */
   adopt(snapshot: unknown): void;
 }
+
+/**
+ * How an instance orders its services, for `metainit plan`: as a graph metainit can level (each
+ * service's `after:` as written — names of the same instance, "instance/name", "role:NAME"), or
+ * in one sentence when the hosted init orders them itself.
+ */
+export type InstancePlan =
+  | { services: Array<{ name: string; after: readonly string[]; file?: string | undefined }> }
+  | { summary: string };
 
 /** Every adapter module exports a factory of this shape from src/adapters/<kind>/index.ts. */
 export type AdapterFactory = (ctx: AdapterContext) => Adapter;

@@ -7,9 +7,9 @@
  * `<subject>: unable to <verb> <object>: <reason>`.
  */
 import { connect, defaultSocket } from '../services-api/client.js';
-import type { ServiceStatus } from '../supervisor/states.js';
-import { formatRoleTable, type RoleRow } from '../roles/registry.js';
-import { paint, paintState, statusTable, useColor } from './format.js';
+import type { ServiceStatus } from '../base/states.js';
+import type { RoleRow } from '../roles/registry.js';
+import { formatRoleTable, paint, paintState, statusTable, useColor } from './format.js';
 
 type Flags = Record<string, string | number | boolean | undefined>;
 type Args = Record<string, string | undefined>;
@@ -26,7 +26,104 @@ interface JobResult {
 const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : s + '\n');
 const err = (s: string): void => void process.stderr.write(s + '\n');
 
+type Client = Awaited<ReturnType<typeof connect>>;
+type Run = (client: Client, args: Args, flags: Flags, color: boolean) => Promise<number>;
+
+async function status(client: Client, args: Args, flags: Flags, color: boolean): Promise<number> {
+  const params = { ...(args.name ? { name: args.name } : {}), ...(flags.all ? { all: true } : {}) };
+  const res = (await client.call('status', params)) as StatusResult;
+  if (flags.json) out(JSON.stringify(res, null, 2));
+  else {
+    const m = res.manager;
+    out(`${paint('metainit', 'bold', color)} pid ${m.pid}, ${m.mode} mode, up ${Math.round(m.uptime / 1000)}s, ${m.reaped} orphan(s) reaped`);
+    out(statusTable(res.services, color));
+  }
+  return res.services.some((s) => s.state === 'error') && args.name ? 1 : 0;
+}
+
+/** start, stop, restart, reload, apply: one job on one service */
+function job(verb: string): Run {
+  return async (client, args, flags, color) => {
+    const res = (await client.call(verb, { name: args.name })) as JobResult;
+    if (flags.json) out(JSON.stringify(res, null, 2));
+    else {
+      const why = res.status.reason ? ` (${res.status.reason})` : '';
+      out(`${res.status.id}: ${verb} ${res.result}, now ${paintState(res.status.state, color)}${why}`);
+    }
+    return res.result === 'done' ? 0 : 1;
+  };
+}
+
+async function logs(client: Client, args: Args, flags: Flags): Promise<number> {
+  const lines = (await client.call('logs', { name: args.name, lines: flags.lines ?? 50, follow: !!flags.follow })) as string[];
+  for (const l of lines) out(l);
+  if (!flags.follow) return 0;
+  await new Promise<void>((resolve) => {
+    client.stream((ev) => {
+      const e = ev as { type: string; line?: string };
+      if (e.type === 'log' && e.line !== undefined) out(e.line);
+    });
+    client.onClose(resolve);
+    process.once('SIGINT', () => resolve());
+  });
+  return 0;
+}
+
+async function sync(client: Client, _args: Args, flags: Flags, color: boolean): Promise<number> {
+  const diags = (await client.call('sync', {})) as Array<{ level: string; message: string }>;
+  if (flags.json) out(JSON.stringify(diags, null, 2));
+  else if (diags.length === 0) out('sync: configuration re-read, no problems');
+  else for (const d of diags) out(`${d.level === 'error' ? paint('error', 'red', color) : paint('warning', 'yellow', color)}: ${d.message}`);
+  return diags.some((d) => d.level === 'error') ? 1 : 0;
+}
+
+function printRoles(rows: RoleRow[], flags: Flags, color: boolean): number {
+  if (flags.json) out(JSON.stringify(rows, null, 2));
+  else out(formatRoleTable(rows, { color }));
+  return 0;
+}
+
+function power(verb: string): Run {
+  return async (client) => {
+    await client.call(verb, {});
+    out(`metainit: ${verb} requested`);
+    return 0;
+  };
+}
+
+const RUN: Record<string, Run> = {
+  status,
+  start: job('start'),
+  stop: job('stop'),
+  restart: job('restart'),
+  reload: job('reload'),
+  apply: job('apply'),
+  kill: async (client, args) => {
+    await client.call('kill', { name: args.name, signal: args.signal });
+    out(`${args.name}: sent ${String(args.signal).toUpperCase()}`);
+    return 0;
+  },
+  logs,
+  sync,
+  roles: async (client, _args, flags, color) => printRoles((await client.call('roles', {})) as RoleRow[], flags, color),
+  halt: power('halt'),
+  poweroff: power('poweroff'),
+  reboot: power('reboot'),
+  reexec: power('reexec'),
+};
+
 export async function runClientCommand(name: string, args: Args, flags: Flags): Promise<number> {
+  const run = RUN[name];
+  if (!run) {
+    err(`metainit: unable to run ${name}: not a client command`);
+    return 2;
+  }
+  const color = useColor();
+  if (name === 'roles' && typeof flags['config-dir'] === 'string') {
+    // offline: the roles booting that directory would decide (the same pipeline as boot)
+    const { offlineRoles } = await import('./offline.js');
+    return printRoles(await offlineRoles(flags['config-dir']), flags, color);
+  }
   const socket = (flags.socket as string | undefined) || defaultSocket();
   let client;
   try {
@@ -35,75 +132,8 @@ export async function runClientCommand(name: string, args: Args, flags: Flags): 
     err((e as Error).message);
     return 3;
   }
-  const color = useColor();
   try {
-    switch (name) {
-      case 'status': {
-        const res = (await client.call('status', args.name ? { name: args.name } : {})) as StatusResult;
-        if (flags.json) out(JSON.stringify(res, null, 2));
-        else {
-          const m = res.manager;
-          out(`${paint('metainit', 'bold', color)} pid ${m.pid}, ${m.mode} mode, up ${Math.round(m.uptime / 1000)}s, ${m.reaped} orphan(s) reaped`);
-          out(statusTable(res.services, color));
-        }
-        return res.services.some((s) => s.state === 'error') && args.name ? 1 : 0;
-      }
-      case 'start':
-      case 'stop':
-      case 'restart':
-      case 'reload': {
-        const res = (await client.call(name, { name: args.name })) as JobResult;
-        if (flags.json) out(JSON.stringify(res, null, 2));
-        else {
-          const why = res.status.reason ? ` (${res.status.reason})` : '';
-          out(`${res.status.id}: ${name} ${res.result}, now ${paintState(res.status.state, color)}${why}`);
-        }
-        return res.result === 'done' ? 0 : 1;
-      }
-      case 'kill': {
-        await client.call('kill', { name: args.name, signal: args.signal });
-        out(`${args.name}: sent ${String(args.signal).toUpperCase()}`);
-        return 0;
-      }
-      case 'logs': {
-        const lines = (await client.call('logs', { name: args.name, lines: flags.lines ?? 50, follow: !!flags.follow })) as string[];
-        for (const l of lines) out(l);
-        if (!flags.follow) return 0;
-        await new Promise<void>((resolve) => {
-          client!.stream((ev) => {
-            const e = ev as { type: string; line?: string };
-            if (e.type === 'log' && e.line !== undefined) out(e.line);
-          });
-          client!.onClose(resolve);
-          process.once('SIGINT', () => resolve());
-        });
-        return 0;
-      }
-      case 'sync': {
-        const diags = (await client.call('sync', {})) as Array<{ level: string; message: string }>;
-        if (flags.json) out(JSON.stringify(diags, null, 2));
-        else if (diags.length === 0) out('sync: configuration re-read, no problems');
-        else for (const d of diags) out(`${d.level === 'error' ? paint('error', 'red', color) : paint('warning', 'yellow', color)}: ${d.message}`);
-        return diags.some((d) => d.level === 'error') ? 1 : 0;
-      }
-      case 'roles': {
-        const rows = (await client.call('roles', {})) as RoleRow[];
-        if (flags.json) out(JSON.stringify(rows, null, 2));
-        else out(formatRoleTable(rows, { color }));
-        return 0;
-      }
-      case 'halt':
-      case 'poweroff':
-      case 'reboot':
-      case 'reexec': {
-        await client.call(name, {});
-        out(`metainit: ${name} requested`);
-        return 0;
-      }
-      default:
-        err(`metainit: unable to run ${name}: not a client command`);
-        return 2;
-    }
+    return await run(client, args, flags, color);
   } catch (e) {
     err((e as Error).message);
     return 1;

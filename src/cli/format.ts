@@ -5,7 +5,8 @@
  * coloured by class: ready green, on its way yellow, failed red, stopped dim. Kept free of heavy
  * imports: the fast path loads it.
  */
-import type { ServiceStatus } from '../supervisor/states.js';
+import type { ServiceStatus } from '../base/states.js';
+import type { RoleRow } from '../roles/registry.js';
 
 export function useColor(stream: NodeJS.WriteStream = process.stdout): boolean {
   if (process.env.NO_COLOR) return false;
@@ -65,4 +66,19 @@ export function statusTable(services: ServiceStatus[], color: boolean, now = Dat
     s.reason ?? '',
   ]);
   return table(['SERVICE', 'STATE', 'PID', 'SINCE', 'RESTARTS', 'REASON'], rows, color);
+}
+
+/** Aligned text table: ROLE HOLDER STATE VETOED; "unowned" for a null holder, "-" for nothing. */
+export function formatRoleTable(rows: RoleRow[], opts: { color: boolean }): string {
+  const { color } = opts;
+  return table(
+    ['ROLE', 'HOLDER', 'STATE', 'VETOED'],
+    rows.map((r) => [
+      r.role,
+      r.holder ?? paint('unowned', 'dim', color),
+      r.state !== null ? paintState(r.state, color) : '-',
+      r.vetoed.length > 0 ? r.vetoed.join(', ') : '-',
+    ]),
+    color,
+  );
 }

@@ -12,6 +12,6 @@ export default class Plan extends Command {
 
   async run(): Promise<void> {
     const { flags } = await this.parse(Plan);
-    process.exitCode = runPlan(String(flags['config-dir']), flags.json === true);
+    process.exitCode = await runPlan(String(flags['config-dir']), flags.json === true);
   }
 }

@@ -17,7 +17,7 @@
  *   custom messages   → schema.ts already writes "<problem> (fix: <fix>)"; it is split, not redone.
  */
 import type { z } from 'zod';
-import type { Diagnostic } from '../adapters/adapter.js';
+import type { Diagnostic } from '../base/types.js';
 
 /** The file being loaded and what it defines, e.g. {file, what: 'service native/redis', service: 'native/redis'}. */
 export interface Subject {

@@ -18,8 +18,8 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import type { z } from 'zod';
-import type { Diagnostic } from '../adapters/adapter.js';
+import { z } from 'zod';
+import type { Diagnostic } from '../base/types.js';
 import { diagnostic, validate, type Subject } from './errors.js';
 import { GlobalConfig, InstanceBase, NativeInstance, NativeService, Readiness, RestartPolicy } from './schema.js';
 import { SplitError, splitCommand } from './split.js';
@@ -50,8 +50,11 @@ export interface InstanceDef {
   config: InstanceConfig;
 }
 
-/** Load DIR/adapters.d/*.yaml (or synthesise the native instance of DIR/services.d). */
-export function loadInstances(dir: string): { instances: InstanceDef[]; diagnostics: Diagnostic[] } {
+/**
+ * Load DIR/adapters.d/*.yaml (or synthesise the native instance of DIR/services.d). `kinds` are
+ * the adapter kinds of this build (the adapter registry's); any other `adapter:` is an error.
+ */
+export function loadInstances(dir: string, kinds: readonly string[]): { instances: InstanceDef[]; diagnostics: Diagnostic[] } {
   const root = resolve(dir);
   const adaptersDir = join(root, 'adapters.d');
   const servicesDir = join(root, 'services.d');
@@ -69,9 +72,10 @@ export function loadInstances(dir: string): { instances: InstanceDef[]; diagnost
   const diagnostics = [...listing.diagnostics];
   const instances: InstanceDef[] = [];
   const isNative = (data: unknown): boolean => (data as { adapter?: unknown } | null)?.adapter === 'native';
+  const anyKind = InstanceBase.extend({ adapter: z.enum(kinds as [string, ...string[]]) }).loose();
   for (const entry of listing.entries) {
     const subject = subjectOf(entry);
-    const r = loadFile(subject, (data) => (isNative(data) ? NativeInstance : InstanceBase.loose()), 'add at least adapter: native (or runit, s6, sysv, openrc, systemd)');
+    const r = loadFile(subject, (data) => (isNative(data) ? NativeInstance : anyKind), `add at least adapter: native (or ${kinds.filter((k) => k !== 'native').join(', ')})`);
     diagnostics.push(...r.diagnostics);
     if (r.value === undefined) continue;
     const value = r.value as InstanceConfig;

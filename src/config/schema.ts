@@ -151,12 +151,13 @@ export type NativeService = z.infer<typeof NativeService>;
 
 // ----------------------------------------------------------------------------- instance
 
-export const AdapterKind = z.enum(['native', 'runit', 's6', 'sysv', 'openrc', 'systemd']);
-export type AdapterKind = z.infer<typeof AdapterKind>;
-
-/** Keys every instance file may have; adapter-specific keys are checked by the adapter's own schema. */
+/**
+ * Keys every instance file may have; adapter-specific keys are checked by the adapter's own schema.
+ * `adapter` is any name here: the kinds this build has come from the adapter registry
+ * (manager/registry.ts), which the loader is given (`loadInstances(dir, kinds)`).
+ */
 export const InstanceBase = z.object({
-  adapter: AdapterKind,
+  adapter: z.string(),
   /** other instances ("runit") or roles ("role:logging") that must be ready first */
   after: z.array(DepRef).default([]),
   /** directory the instance runs chrooted in */

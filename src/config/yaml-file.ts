@@ -11,7 +11,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { extname, join } from 'node:path';
 import { parseDocument } from 'yaml';
-import type { Diagnostic } from '../adapters/adapter.js';
+import type { Diagnostic } from '../base/types.js';
 import { diagnostic, type Subject } from './errors.js';
 import { ServiceName } from './schema.js';
 

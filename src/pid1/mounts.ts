@@ -7,7 +7,7 @@
  * of that table's order.
  */
 import { readFileSync } from 'node:fs';
-import { MS } from './sys.js';
+import { MS } from '../base/sys.js';
 
 export interface EarlyMount {
   source: string;

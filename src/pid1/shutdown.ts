@@ -17,12 +17,11 @@
  * Every step logs one line; nothing here throws.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import type { Logger } from '../adapters/adapter.js';
-import type { Mode } from './mode.js';
+import type { Logger, ShutdownKind } from '../base/types.js';
+import type { Mode } from '../base/mode.js';
 import { KEEP_AT_SHUTDOWN, mountTable } from './mounts.js';
-import { MNT_DETACH, MS, RB, type Sys } from './sys.js';
+import { MNT_DETACH, MS, RB, type Sys } from '../base/sys.js';
 
-export type ShutdownKind = 'halt' | 'poweroff' | 'reboot' | 'exit';
 
 interface ProcInfo {
   pid: number;

@@ -13,8 +13,8 @@
  * Real-time signals go through the addon (libuv signal watchers): Node's process.on never fires
  * for them.
  */
-import type { Mode } from './mode.js';
-import type { Sys } from './sys.js';
+import type { Mode } from '../base/mode.js';
+import type { Sys } from '../base/sys.js';
 
 export type SignalAction = 'halt' | 'poweroff' | 'reboot' | 'exit' | 'sync';
 

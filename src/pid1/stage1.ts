@@ -8,9 +8,9 @@
  * must never stop a machine from booting.
  */
 import { existsSync, mkdirSync, openSync, readFileSync } from 'node:fs';
-import type { Logger } from '../adapters/adapter.js';
+import type { Logger } from '../base/types.js';
 import { EARLY_MOUNTS, isMounted, mountTable } from './mounts.js';
-import { RB, type Sys } from './sys.js';
+import { RB, type Sys } from '../base/sys.js';
 
 export interface Step {
   name: string;

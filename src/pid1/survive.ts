@@ -17,8 +17,8 @@
  *     image when the descriptors that must survive the exec (log pipes) change;
  *   - reexecNow() takes the same way on purpose (`metainit reexec`, a live upgrade).
  */
-import type { Logger } from '../adapters/adapter.js';
-import type { Sys } from './sys.js';
+import type { Logger } from '../base/types.js';
+import type { Sys } from '../base/sys.js';
 
 export interface SurvivalOptions {
   sys: Sys;

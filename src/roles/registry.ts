@@ -26,9 +26,9 @@
  * `metainit roles` table (roleTable, formatRoleTable). No zod at run time: the CLI fast path
  * imports the formatter.
  */
-import type { Diagnostic } from '../adapters/adapter.js';
+import type { Diagnostic } from '../base/types.js';
 import type { GlobalConfig } from '../config/schema.js';
-import { paint, paintState, table } from '../cli/format.js';
+import { z } from 'zod';
 import type { MetainitRole } from './lsb-facilities.js';
 
 /** The holder name of roles that metainit keeps for itself. */
@@ -78,15 +78,16 @@ export interface RoleDecision {
 }
 
 /** One row of `metainit roles`. */
-export interface RoleRow {
-  role: string;
-  /** "instance/service", "metainit", or null when nothing claims the role */
-  holder: string | null;
-  /** the holder's observed state (null when unowned or unknown) */
-  state: string | null;
-  /** claimants of this role that must not run, "instance/service" */
-  vetoed: string[];
-}
+export const RoleRow = z.object({
+  role: z.string(),
+  /** "instance/service", "metainit", or null when nobody holds it */
+  holder: z.string().nullable(),
+  /** the holder's state, null when unowned */
+  state: z.string().nullable(),
+  /** "instance/service" of every claimant told not to provide it */
+  vetoed: z.array(z.string()),
+});
+export type RoleRow = z.infer<typeof RoleRow>;
 
 const idOf = (r: ServiceRef): string => `${r.instance}/${r.service}`;
 const byName = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
@@ -261,17 +262,3 @@ export function roleTable(decision: RoleDecision, serviceState: (id: string) => 
   });
 }
 
-/** Aligned text table: ROLE HOLDER STATE VETOED; "unowned" for a null holder, "-" for nothing. */
-export function formatRoleTable(rows: RoleRow[], opts: { color: boolean }): string {
-  const { color } = opts;
-  return table(
-    ['ROLE', 'HOLDER', 'STATE', 'VETOED'],
-    rows.map((r) => [
-      r.role,
-      r.holder ?? paint('unowned', 'dim', color),
-      r.state !== null ? paintState(r.state, color) : '-',
-      r.vetoed.length > 0 ? r.vetoed.join(', ') : '-',
-    ]),
-    color,
-  );
-}

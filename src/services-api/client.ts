@@ -15,7 +15,8 @@
  * shares with the client.
  */
 import { connect as netConnect, type Socket } from 'node:net';
-import type { Event, Method, ParamsIn, Request, ResultOf, ServerMessage } from './protocol.js';
+import type { Method, ParamsIn, Request, ResultOf, ServerMessage } from './protocol.js';
+import type { Event } from '../base/events.js';
 
 /** Where metainit serves its control socket unless configured otherwise. */
 export const DEFAULT_SOCKET = '/run/metainit/control.sock';

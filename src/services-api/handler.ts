@@ -7,16 +7,16 @@
  * (still on its way after JOB_TIMEOUT_MS — the job itself goes on). Subscriptions filter the
  * manager's event stream by type and, for `logs -f`, by service.
  */
-import type { Logger } from '../adapters/adapter.js';
-import type { Mode } from '../pid1/mode.js';
-import type { Sys } from '../pid1/sys.js';
-import type { ShutdownKind } from '../pid1/shutdown.js';
-import { checkConfigAndRoles } from '../config/plan.js';
+import type { Logger } from '../base/types.js';
+import type { Mode } from '../base/mode.js';
+import type { Sys } from '../base/sys.js';
+import type { ShutdownKind } from '../base/types.js';
+import { checkConfig, planStage } from '../manager/plan.js';
 import { roleTable } from '../roles/registry.js';
-import { DepGraph, resolveRef } from '../supervisor/graph.js';
-import type { Manager, ManagerEvent } from '../supervisor/manager.js';
-import { isFailed, isReady, type ServiceStatus } from '../supervisor/states.js';
-import type { Diagnostic, JobResult, Method } from './protocol.js';
+import type { Manager, ManagerEvent } from '../manager/manager.js';
+import { DEFAULT_KINDS, isFailed, isReady, type ServiceStatus } from '../base/states.js';
+import type { JobResult, Method } from './protocol.js';
+import type { Diagnostic } from '../base/types.js';
 import { ApiServer, type ConnInfo, type Handler, type SubscriptionFilter } from './server.js';
 import { listenUnix } from './unix.js';
 
@@ -84,16 +84,14 @@ export function createHandler(manager: Manager, hooks: ApiHooks, version: string
   const calls: { [M in Method]?: (p: Record<string, unknown>) => Promise<unknown> | unknown } = {
     status: (p) => ({
       manager: { pid: process.pid, mode: hooks.mode, uptime: Date.now() - hooks.startedAt, reaped: hooks.reaped(), version },
-      services: manager.status(p.name as string | undefined),
+      // one service by name whatever its kind; the whole list shows services and oneshots unless all
+      services: manager.status(p.name as string | undefined).filter((s) => p.name !== undefined || p.all === true || DEFAULT_KINDS.includes(s.kind)),
     }),
     start: (p) => runJob('start', p.name as string),
     stop: (p) => runJob('stop', p.name as string),
     restart: (p) => runJob('restart', p.name as string),
-    reload: async (p) => {
-      const diagnostics = await manager.reload(p.name as string);
-      const status = one(p.name as string);
-      return { result: diagnostics.some((d) => d.level === 'error') ? 'failed' : 'done', status, diagnostics } satisfies JobResult;
-    },
+    reload: (p) => definitionJob(() => manager.reload(p.name as string), p.name as string),
+    apply: (p) => definitionJob(() => manager.apply(p.name as string), p.name as string),
     sync: () => manager.sync(),
     kill: async (p) => {
       await manager.kill(p.name as string, p.signal as NodeJS.Signals);
@@ -101,15 +99,11 @@ export function createHandler(manager: Manager, hooks: ApiHooks, version: string
     },
     logs: (p) => manager.logs(p.name as string, p.lines as number),
     plan: () => {
-      const all = manager.list();
-      const ids = new Set(all.map((s) => s.id));
-      // only service edges order services; role and instance refs are not nodes of this graph
-      const after = (s: ServiceStatus): string[] => s.after.map((a) => resolveRef(a, s.instance, ids)).flatMap((r) => ('id' in r ? [r.id] : []));
-      const graph = new DepGraph(all.map((s) => ({ id: s.id, after: after(s) })));
-      return { levels: graph.levels().levels };
+      const p = planStage({ dir: manager.configDir, diagnostics: [], instances: manager.instances, disabled: [], files: manager.files });
+      return { levels: p.levels, instanceLevels: p.instanceLevels, summaries: p.summaries };
     },
     check: async (): Promise<Diagnostic[]> => {
-      const c = await checkConfigAndRoles(manager.configDir);
+      const c = await checkConfig(manager.configDir);
       return [...c.errors, ...c.warnings];
     },
     roles: () => {
@@ -125,6 +119,12 @@ export function createHandler(manager: Manager, hooks: ApiHooks, version: string
       return { ok: true };
     },
   };
+
+  /** reload / apply: one call that re-reads a definition; failed when its file has an error */
+  async function definitionJob(run: () => Promise<Diagnostic[]>, name: string): Promise<JobResult> {
+    const diagnostics = await run();
+    return { result: diagnostics.some((d) => d.level === 'error') ? 'failed' : 'done', status: one(name), diagnostics };
+  }
 
   function power(kind: ShutdownKind): { ok: true } {
     setImmediate(() => hooks.shutdown(kind));

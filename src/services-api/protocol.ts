@@ -19,10 +19,11 @@
  * This module loads zod (≈60 ms), so the CLI client (client.ts) imports only its *types*.
  */
 import { z } from 'zod';
-import type { Diagnostic as AdapterDiagnostic } from '../adapters/adapter.js';
+import { Diagnostic } from '../base/types.js';
 import { SignalName } from '../config/schema.js';
-import type { ManagerEvent } from '../supervisor/manager.js';
-import { ServiceStatus } from '../supervisor/states.js';
+import { RoleRow } from '../roles/registry.js';
+import { Event, EventType } from '../base/events.js';
+import { ServiceStatus } from '../base/states.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Longest request line (unix socket) or message (WebSocket) the server reads. */
@@ -30,41 +31,9 @@ export const MAX_MESSAGE_BYTES = 1024 * 1024;
 
 // ----------------------------------------------------------------------------- shared pieces
 
-export const Diagnostic = z.object({
-  level: z.enum(['error', 'warning']),
-  file: z.string(),
-  key: z.string(),
-  message: z.string(),
-  service: z.string().optional(),
-});
-export type Diagnostic = z.infer<typeof Diagnostic>;
 
 // ----------------------------------------------------------------------------- events
 
-/** A service changed state (the full status after the change). */
-export const StateEvent = z.object({ type: z.literal('state'), status: ServiceStatus });
-/** The reaper collected an orphan that no service owned. */
-export const OrphanEvent = z.object({
-  type: z.literal('orphan'),
-  pid: z.number().int(),
-  code: z.number().int().nullable(),
-  signal: z.string().nullable(),
-});
-/** One line a service wrote; `id` is "instance/service", `time` ms since epoch. */
-export const LogEvent = z.object({
-  type: z.literal('log'),
-  id: z.string(),
-  stream: z.enum(['stdout', 'stderr']),
-  line: z.string(),
-  time: z.number(),
-});
-/** A line of metainit's own log. */
-export const MessageEvent = z.object({ type: z.literal('message'), level: z.enum(['info', 'warning', 'error']), text: z.string() });
-
-export const Event = z.discriminatedUnion('type', [StateEvent, OrphanEvent, LogEvent, MessageEvent]);
-export type Event = z.infer<typeof Event>;
-export const EventType = z.enum(['state', 'orphan', 'log', 'message']);
-export type EventType = z.infer<typeof EventType>;
 
 // ----------------------------------------------------------------------------- methods and params
 
@@ -74,6 +43,7 @@ export const Method = z.enum([
   'stop',
   'restart',
   'reload',
+  'apply',
   'sync',
   'kill',
   'logs',
@@ -96,12 +66,14 @@ const ByName = z.object({ name: Name }).strict();
 /** Params of each method. Every object is strict: an unknown key is a bad-params error. */
 export const Params = {
   /** one service, or every service when name is left out */
-  status: z.object({ name: Name.optional() }).strict(),
+  status: z.object({ name: Name.optional(), all: z.boolean().optional() }).strict(),
   start: ByName,
   stop: ByName,
   restart: ByName,
   /** apply the changed definition file of one service */
   reload: ByName,
+  /** metainit re-reads the service's definition file and applies it */
+  apply: ByName,
   /** re-read the configuration of every instance */
   sync: NoParams,
   /** signal: a name with or without SIG ("HUP", "SIGUSR1"); normalised to "SIGHUP" */
@@ -162,19 +134,14 @@ export type JobResult = z.infer<typeof JobResult>;
 /** A request that only needs to be accepted (kill, halt, poweroff, reboot, reexec). */
 export const Ack = z.object({ ok: z.literal(true) });
 
-export const RoleRow = z.object({
-  role: z.string(),
-  /** "instance/service", "metainit", or null when nobody holds it */
-  holder: z.string().nullable(),
-  /** the holder's state, null when unowned */
-  state: z.string().nullable(),
-  /** "instance/service" of every claimant told not to provide it */
-  vetoed: z.array(z.string()),
-});
-export type RoleRow = z.infer<typeof RoleRow>;
 
 /** Start levels: everything in one level starts together, after the whole level before it. */
-export const PlanResult = z.object({ levels: z.array(z.array(z.string())) });
+export const PlanResult = z.object({
+  levels: z.array(z.array(z.string())),
+  instanceLevels: z.array(z.array(z.string())),
+  /** instances that order their services themselves, one line each */
+  summaries: z.array(z.object({ instance: z.string(), adapter: z.string(), text: z.string() })),
+});
 export const EventsResult = z.object({ subscribed: z.array(EventType) });
 
 export const Results = {
@@ -183,6 +150,7 @@ export const Results = {
   stop: JobResult,
   restart: JobResult,
   reload: JobResult,
+  apply: JobResult,
   sync: z.array(Diagnostic),
   kill: Ack,
   logs: z.array(z.string()),
@@ -231,8 +199,6 @@ export type ServerMessage = z.infer<typeof ServerMessage>;
 // The wire types must stay what the rest of metainit produces; these fail to compile otherwise.
 type Assert<T extends true> = T;
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
-export type _DiagnosticMatchesAdapter = Assert<Same<Diagnostic, AdapterDiagnostic>>;
-export type _ManagerEventsAreEvents = Assert<Same<ManagerEvent, Event>>;
 
 // ----------------------------------------------------------------------------- decoding and encoding
 

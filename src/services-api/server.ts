@@ -17,21 +17,9 @@
  * Nothing a client sends can throw out of here: bad input becomes an error answer, a handler
  * failure becomes an error answer carrying the handler's message.
  */
-import type { Logger } from '../adapters/adapter.js';
-import {
-  EventType,
-  MAX_MESSAGE_BYTES,
-  Results,
-  decodeRequest,
-  encodeError,
-  encodeEvent,
-  encodeResult,
-  tooLongError,
-  type ErrorBody,
-  type Event,
-  type Method,
-  type ParamsOf,
-} from './protocol.js';
+import type { Logger } from '../base/types.js';
+import { MAX_MESSAGE_BYTES, Results, decodeRequest, encodeError, encodeEvent, encodeResult, tooLongError, type ErrorBody, type Method, type ParamsOf } from './protocol.js';
+import { EventType, type Event } from '../base/events.js';
 
 /** Who is at the other end of a connection. */
 export interface ConnInfo {

@@ -15,7 +15,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
-import type { Logger } from '../adapters/adapter.js';
+import type { Logger } from '../base/types.js';
 import { MAX_MESSAGE_BYTES } from './protocol.js';
 import { SEND_QUEUE_LIMIT, type ApiServer } from './server.js';
 

@@ -274,3 +274,26 @@ export function resolveRef(ref: string, fromInstance: string, knownIds: Readonly
   if (names.has(ref)) return { instance: ref };
   return { id: local };
 }
+
+/** A service as a graph input: its id ("instance/name") and its `after:` entries as written. */
+export interface ServiceRefs {
+  id: string;
+  instance: string;
+  after: readonly string[];
+}
+
+/**
+ * The service graph: one node per service, an edge for every `after:` entry that resolves
+ * (resolveRef) to a service among `services`. Role and instance references order instances, not
+ * services, and are left out, as are entries naming nothing known. The one builder behind the
+ * native adapter's cycle check, `metainit plan` offline and the live API's `plan`.
+ */
+export function serviceGraph(services: readonly ServiceRefs[], instances?: Iterable<string>): DepGraph {
+  const ids = new Set(services.map((s) => s.id));
+  return new DepGraph(
+    services.map((s) => ({
+      id: s.id,
+      after: s.after.map((ref) => resolveRef(ref, s.instance, ids, instances)).flatMap((r) => ('id' in r && ids.has(r.id) ? [r.id] : [])),
+    })),
+  );
+}

@@ -21,8 +21,8 @@ import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { dirname, isAbsolute, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import type { AdapterEvent } from '../adapters/adapter.js';
-import type { Sys } from '../pid1/sys.js';
+import type { AdapterEvent } from '../base/events.js';
+import type { Sys } from '../base/sys.js';
 
 const MAX_LINE = 64 * 1024;
 /** how long close() lets a pipe drain before dropping it */

@@ -22,8 +22,8 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { signalName } from '../pid1/signames.js';
-import type { Sys } from '../pid1/sys.js';
+import { signalName } from '../base/signames.js';
+import type { Sys } from '../base/sys.js';
 import { childEnv, DEFAULT_PATH } from './environment.js';
 import { hostPath, inRoot, isHostRoot } from './rootfs.js';
 import { resolveIdentity, type Identity } from './userdb.js';

@@ -31,7 +31,7 @@
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import type { IPty } from 'node-pty';
-import { signalName } from '../pid1/signames.js';
+import { signalName } from '../base/signames.js';
 import { inRoot } from './rootfs.js';
 
 /** The part of the PID-1 reaper a pty run needs (src/pid1/reaper.ts `Reaper` has it). */
@@ -205,13 +205,13 @@ export class PtyPool {
       /** environment of every run */
       env: () => Record<string, string>;
       /** the reaper to register each pid with (installReaper gives the one process-wide reaper) */
-      reaper: () => ManagedPids;
+      reaper: ManagedPids;
     },
   ) {}
 
   /** Run `argv` (a path inside the root) to its end. */
   async run(argv: string[], timeoutMs: number, onLine?: (line: string) => void, started?: (run: PtyRun) => void): Promise<PtyResult> {
-    const run = runOnPty({ argv: inRoot(this.opts.root, argv), env: this.opts.env(), timeoutMs, onLine, reaper: this.opts.reaper(), detach: true });
+    const run = runOnPty({ argv: inRoot(this.opts.root, argv), env: this.opts.env(), timeoutMs, onLine, reaper: this.opts.reaper, detach: true });
     this.live.add(run);
     started?.(run);
     try {

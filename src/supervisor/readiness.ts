@@ -18,7 +18,7 @@
 import { mkdirSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { splitCommand } from '../config/split.js';
-import type { NotifySocket, Sys } from '../pid1/sys.js';
+import type { NotifySocket, Sys } from '../base/sys.js';
 import { ExecError, signalRun, type Run } from './process.js';
 import { hostPath, isHostRoot } from './rootfs.js';
 

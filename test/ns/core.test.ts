@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import { existsSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { ServiceStatus } from '../../src/supervisor/states.js';
+import type { ServiceStatus } from '../../src/base/states.js';
 import { bootNs, CASES, metainit, REPO, shellStatus, sleep, type BootOptions, type Ns } from './harness.js';
 
 interface Rec {

@@ -27,7 +27,7 @@ import { closeSync, cpSync, existsSync, mkdtempSync, openSync, readdirSync, read
 import { constants as osConstants, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { ServiceStatus } from '../../src/supervisor/states.js';
+import type { ServiceStatus } from '../../src/base/states.js';
 
 /** the repository (this file runs as dist/test/ns/harness.js) */
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

@@ -16,9 +16,9 @@
  * test bed (METAINIT_TESTBED, default /var/cache/metainit-testbed/rootfs); skipped otherwise.
  */
 import { expect } from 'chai';
-import { cpSync, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { ServiceStatus } from '../../src/supervisor/states.js';
+import type { ServiceStatus } from '../../src/base/states.js';
 import { bootNs, shellStatus, type Exit, type HostProc, type Ns } from './harness.js';
 import { assertOverlay, etcChanges, inNamespace, metainitInNamespace, nsPath, overlayBoot, ROOT_IN_NS, upperDir, whyNot, type OverlayBoot } from './testbed-root.js';
 
@@ -69,6 +69,8 @@ describe('ns: runit, s6, sysv, OpenRC and native at once (metainit as PID 1, tes
   let ns: Ns;
   let failed = false;
   const status = (): Promise<ServiceStatus[]> => ns.status();
+  /** the host's cgroup2 directories before the boot: a hosted init must create none (read-only /sys) */
+  const cgroupsBefore = hostCgroups();
 
   before(async function () {
     this.timeout(150_000);
@@ -249,8 +251,18 @@ describe('ns: runit, s6, sysv, OpenRC and native at once (metainit as PID 1, tes
       expect(etcChanges(ns).filter((c) => !supervisorState(changedPath(c))), 'changes under /etc').to.deep.equal([]);
       expect(existsSync(join(upperDir(ns), 'usr/sbin/policy-rc.d')), 'the policy-rc.d mount point').to.equal(false);
     });
+
+    it("creates no cgroup on the machine: the roots see /sys read-only (OpenRC's per-service cgroup stays inside)", () => {
+      expect(hostCgroups().filter((d) => !cgroupsBefore.includes(d)), 'new cgroups in the host cgroup2 tree').to.deep.equal([]);
+    });
   });
 });
+
+/** Top-level directories of every cgroup2 mount of this (the test's) mount namespace. */
+function hostCgroups(): string[] {
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').map((l) => l.split(' ')).filter((f) => f[f.indexOf('-') + 1] === 'cgroup2');
+  return mounts.flatMap((f) => readdirSync(f[4]!, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => join(f[4]!, e.name)));
+}
 
 describe('ns: LSB parallel levels through metainit (sysv instance on the test bed overlay)', function () {
   this.timeout(120_000);

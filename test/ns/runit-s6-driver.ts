@@ -13,6 +13,8 @@
  * has to end in the deadline's SIGKILL). Paths inside a root are written through resolveIn, so an
  * absolute symlink in the test bed (/etc/service → …) never leads a write onto the host.
  */
+import { NO_CHILD_WATCH } from '../../src/supervisor/reaper.js';
+import { NO_ROOT_HOOKS } from '../../src/supervisor/sandbox.js';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, posix } from 'node:path';
@@ -21,8 +23,8 @@ import { createRunitAdapter } from '../../src/adapters/runit/index.js';
 import { createS6Adapter } from '../../src/adapters/s6/index.js';
 import { hostPath } from '../../src/supervisor/rootfs.js';
 import { processTable } from '../../src/supervisor/proctree.js';
-import { resolveIn } from '../../src/supervisor/scandir.js';
-import type { ServiceStatus } from '../../src/supervisor/states.js';
+import { resolveIn } from '../../src/adapters/scandir/scandir.js';
+import type { ServiceStatus } from '../../src/base/states.js';
 import { createFakeSys } from '../unit/fake-sys.js';
 import { waitFor } from '../unit/wait-for.js';
 
@@ -101,6 +103,8 @@ function makeAdapter(create: typeof createRunitAdapter, instance: string, config
     logDir: '/tmp',
     sys: createFakeSys(), // the adapters must not need the addon: any call would throw
     log: { info: noop, warn: noop, error: noop },
+    reaper: NO_CHILD_WATCH,
+    rootHooks: NO_ROOT_HOOKS,
     deps: { state: () => 'unknown', onChange: () => noop },
     emit: (ev) => events.push(ev),
   });
@@ -187,9 +191,9 @@ async function scenario(r: DriverResult, A: string, B: string): Promise<void> {
     await runit.sync();
     await waitFor(() => alive(A, 'hello-late'), 'hello-late alive after sync', 20_000).catch(() => undefined);
     r.syncedLateAlive = alive(A, 'hello-late');
-    await waitFor(() => runit.logs('hello-late', 10).length > 0, 'output of hello-late captured', 5000).catch(() => undefined);
+    await waitFor(async () => (await runit.logs('hello-late', 10)).length > 0, 'output of hello-late captured', 5000).catch(() => undefined);
     r.scannerLog = events.flatMap((e) => (e.type === 'log' && e.id === 'runit/runsvdir' ? [e.line] : []));
-    r.lateLogs = runit.logs('hello-late', 10);
+    r.lateLogs = await runit.logs('hello-late', 10);
   } finally {
     // 6. stop within a deadline; nothing of either instance may remain
     let t = Date.now();

@@ -24,10 +24,10 @@ import { fileURLToPath } from 'node:url';
 import type { Adapter, AdapterContext, AdapterEvent, AdapterFactory, DepState } from '../../src/adapters/adapter.js';
 import { createOpenrcAdapter, type OpenrcSnapshot } from '../../src/adapters/openrc/index.js';
 import { createSysvAdapter } from '../../src/adapters/sysv/index.js';
-import { installReaper } from '../../src/pid1/reaper.js';
-import { MNT_DETACH, realSys } from '../../src/pid1/sys.js';
-import { prepareRoot } from '../../src/supervisor/rootfs.js';
-import type { ServiceStatus } from '../../src/supervisor/states.js';
+import { installReaper } from '../../src/supervisor/reaper.js';
+import { MNT_DETACH, realSys } from '../../src/base/sys.js';
+import { NO_ROOT_HOOKS, prepareSandbox } from '../../src/supervisor/sandbox.js';
+import type { ServiceStatus } from '../../src/base/states.js';
 import { waitFor } from '../unit/wait-for.js';
 
 export interface DriverResult {
@@ -78,7 +78,7 @@ function overlay(base: string, name: string): string {
   for (const sub of ['upper', 'work', 'merged']) mkdirSync(join(d, sub), { recursive: true });
   const root = join(d, 'merged');
   sys.mount('overlay', root, 'overlay', 0, `lowerdir=${TESTBED},upperdir=${d}/upper,workdir=${d}/work`);
-  prepareRoot(root, sys, log);
+  prepareSandbox(root, sys, log);
   return root;
 }
 
@@ -93,6 +93,8 @@ function makeAdapter(factory: AdapterFactory, instance: string, config: AdapterC
     sys,
     log,
     deps,
+    reaper: installReaper(sys),
+    rootHooks: NO_ROOT_HOOKS,
     emit: (_ev: AdapterEvent) => {},
   });
 }
@@ -114,7 +116,7 @@ async function sysvCase(base: string, r: DriverResult['sysv']): Promise<void> {
   await waitFor(() => existsSync(`${root}/run/testbed/hello-sysv.alive`), 'hello-sysv.alive', 10_000);
   r.alive = true;
   r.listed = brief(a.list());
-  r.logs = a.logs('hello-sysv', 10);
+  r.logs = await a.logs('hello-sysv', 10);
 
   // the daemon dies behind the script's back: the status poll notices
   process.kill(readPid(root, 'hello-sysv'), 'SIGKILL');
@@ -131,7 +133,7 @@ async function sysvCase(base: string, r: DriverResult['sysv']): Promise<void> {
   await waitFor(() => !pidAlive(pid), 'hello-sysv ticker gone', 10_000).catch(() => undefined);
   r.pidGoneAfterStop = !pidAlive(pid);
   await a.stop(Date.now() + 20_000);
-  r.sendsigsRan = a.logs('sendsigs', 100).length > 0;
+  r.sendsigsRan = (await a.logs('sendsigs', 100)).length > 0;
 }
 
 async function levelsCase(base: string, r: DriverResult['levels']): Promise<void> {
@@ -162,7 +164,7 @@ async function levelsCase(base: string, r: DriverResult['levels']): Promise<void
   await waitFor(() => status(a, 'needs-syslog')?.state === 'ok', 'needs-syslog ok', 10_000).catch(() => undefined);
   r.syslogAfter = status(a, 'needs-syslog')?.state;
   r.states = Object.fromEntries(names.map((n) => [n, status(a, n)!.state]));
-  r.logs = Object.fromEntries(names.map((n) => [n, a.logs(n, 10)]));
+  r.logs = Object.fromEntries(await Promise.all(names.map(async (n) => [n, await a.logs(n, 10)] as const)));
   for (const line of readFileSync(`${root}/run/testbed/levels.log`, 'utf8').trim().split('\n')) {
     const [t, what, n] = line.split(' ');
     r.times[`${what} ${n}`] = Number(t);
@@ -184,7 +186,7 @@ async function openrcCase(base: string, r: DriverResult['openrc']): Promise<void
   r.alive = true;
   r.listed = brief(a.list());
   r.marked = (a.snapshot() as OpenrcSnapshot).marked;
-  r.logs = a.logs('hello-openrc', 10);
+  r.logs = await a.logs('hello-openrc', 10);
   const pid = readPid(root, 'hello-openrc');
   await a.stop(Date.now() + 30_000);
   r.afterStop = Object.fromEntries(a.list().map((s) => [s.name, s.state]));

@@ -6,7 +6,7 @@
  * under test may make, and an unexpected mount or reboot fails loudly instead of touching the
  * machine. Every call, expected or not, is appended to `calls` in order.
  */
-import type { Sys } from '../../src/pid1/sys.js';
+import type { Sys } from '../../src/base/sys.js';
 
 type Method = Exclude<keyof Sys, 'SIGRTMIN'>;
 

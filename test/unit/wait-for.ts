@@ -3,9 +3,9 @@
  * datagram, a batch of exits). The deadlines are generous on purpose: they catch "never", they do
  * not measure speed.
  */
-export async function waitFor(cond: () => boolean, what: string, ms = 10_000): Promise<void> {
+export async function waitFor(cond: () => boolean | Promise<boolean>, what: string, ms = 10_000): Promise<void> {
   const until = Date.now() + ms;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > until) throw new Error(`wait-for: unable to see ${what} within ${ms} ms`);
     await new Promise((r) => setTimeout(r, 10));
   }

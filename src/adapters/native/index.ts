@@ -16,13 +16,14 @@
  *   - serialises {name, pid, state, since, restarts, log fds} for a re-exec of PID 1 and re-adopts
  *     from it (an adopted pid's exit then comes from the reaper's watch).
  */
+import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
 import { closeSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { loadNativeServices, type NativeServiceEntry } from '../../config/loader.js';
-import { installReaper } from '../../pid1/reaper.js';
-import { DepGraph, resolveRef } from '../../supervisor/graph.js';
-import type { ServiceStatus } from '../../supervisor/states.js';
-import type { Adapter, AdapterContext, AdapterFactory, Diagnostic, RoleClaim } from '../adapter.js';
+import { serviceGraph, type DepGraph } from '../../supervisor/graph.js';
+import type { ServiceStatus } from '../../base/states.js';
+import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim } from '../adapter.js';
+import type { Diagnostic } from '../../base/types.js';
 import { Service, type RestartPolicy, type ServiceHost, type ServiceSnapshot } from './service.js';
 
 /** Shape of `snapshot()` output. */
@@ -45,6 +46,7 @@ export class NativeAdapter implements Adapter {
   private stopping = false;
   private unsubscribe: (() => void) | undefined;
   private evaluateQueued = false;
+  private sandbox: Sandbox = NO_SANDBOX;
 
   constructor(private readonly ctx: AdapterContext) {
     this.instance = ctx.instance;
@@ -88,13 +90,7 @@ export class NativeAdapter implements Adapter {
 
   /** The instance's dependency graph (ids "instance/name"; refs outside the instance left out). */
   private graph(): DepGraph {
-    const ids = new Set([...this.services.values()].map((s) => s.id));
-    return new DepGraph(
-      [...this.services.values()].map((s) => ({
-        id: s.id,
-        after: s.def.after.map((ref) => resolveRef(ref, this.instance, ids)).flatMap((r) => ('id' in r ? [r.id] : [])),
-      })),
-    );
+    return serviceGraph([...this.services.values()].map((s) => ({ id: s.id, instance: this.instance, after: s.def.after })));
   }
 
   private byId(id: string): Service | undefined {
@@ -115,6 +111,7 @@ export class NativeAdapter implements Adapter {
   // ------------------------------------------------------------------------------ running
 
   async start(): Promise<void> {
+    this.sandbox = prepareSandbox(this.host.root, this.ctx.sys, this.ctx.log, this.ctx.rootHooks);
     this.started = true;
     this.unsubscribe ??= this.ctx.deps.onChange(() => this.queueEvaluate());
     for (const s of this.services.values()) {
@@ -164,8 +161,16 @@ export class NativeAdapter implements Adapter {
     this.get(name, 'kill').kill(signal);
   }
 
-  logs(name: string, n: number): string[] {
+  status(name: string): ServiceStatus | undefined {
+    return this.services.get(name)?.status();
+  }
+
+  async logs(name: string, n: number): Promise<string[]> {
     return this.get(name, 'read logs of').logs(n);
+  }
+
+  plan(): InstancePlan {
+    return { services: [...this.services.values()].map((s) => ({ name: s.name, after: s.def.after, file: s.file })) };
   }
 
   // ------------------------------------------------------------------------------ changes
@@ -191,9 +196,14 @@ export class NativeAdapter implements Adapter {
     return diagnostics;
   }
 
-  /** Re-read one service's file and apply it; a live service is restarted with the new definition. */
+  /** A native service has no reload of its own: `reload` applies its changed file (see adapter.ts). */
   async reloadService(name: string): Promise<Diagnostic[]> {
-    const svc = this.get(name, 'reload');
+    return this.applyService(name, 'reload');
+  }
+
+  /** Re-read one service's file and apply it; a live service is restarted with the new definition. */
+  async applyService(name: string, verb = 'apply'): Promise<Diagnostic[]> {
+    const svc = this.get(name, verb);
     const { services, diagnostics } = loadNativeServices(this.servicesDir, this.instance);
     const mine = diagnostics.filter((d) => d.service === svc.id);
     const entry = services.get(name);
@@ -237,6 +247,10 @@ export class NativeAdapter implements Adapter {
 
   /** Stop everything, dependents first; nothing waits beyond `deadline` (then SIGKILL). */
   async stop(deadline: number): Promise<void> {
+    await this.stopServices(deadline).finally(() => this.sandbox.release());
+  }
+
+  private async stopServices(deadline: number): Promise<void> {
     this.stopping = true;
     this.unsubscribe?.();
     this.unsubscribe = undefined;
@@ -256,8 +270,7 @@ export class NativeAdapter implements Adapter {
   adopt(snapshot: unknown): void {
     const snap = snapshot as Partial<NativeSnapshot> | null;
     if (!snap || !Array.isArray(snap.services)) return;
-    const reaper = installReaper(this.ctx.sys);
-    this.host.watchPid = (pid, cb) => reaper.watch(pid, cb);
+    this.host.watchPid = (pid, cb) => this.ctx.reaper.watch(pid, cb);
     for (const s of snap.services) {
       const svc = this.services.get(s.name);
       if (svc) {

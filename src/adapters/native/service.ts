@@ -30,14 +30,15 @@
  *
  * The table as data, with what each action does, is in states.ts; the actions are below.
  */
-import type { AdapterEvent, DepState, Logger } from '../adapter.js';
+import type { AdapterEvent, DepState } from '../adapter.js';
+import type { Logger } from '../../base/types.js';
 import type { ResolvedNativeService } from '../../config/loader.js';
-import type { Sys } from '../../pid1/sys.js';
+import type { Sys } from '../../base/sys.js';
 import { Backoff } from '../../supervisor/backoff.js';
 import { LogSink, logTarget, type LogFds, type LogSinkOptions } from '../../supervisor/logsink.js';
 import { adoptRun, describeExit, ExecError, signalRun, spawnRun, type ExitStatus, type Run, type WatchPid } from '../../supervisor/process.js';
 import { Readiness, readySpec } from '../../supervisor/readiness.js';
-import type { ServiceState, ServiceStatus, Target } from '../../supervisor/states.js';
+import type { ServiceState, ServiceStatus, Target } from '../../base/states.js';
 import { TABLE, type Action, type ServiceEvent } from './states.js';
 
 export type RestartPolicy = 'always' | 'on-failure' | 'never';
@@ -139,6 +140,7 @@ export class Service {
       since: this.since,
       restarts: this.restarts,
       oneshot: this.def.oneshot,
+      kind: this.def.oneshot ? 'oneshot' : 'service',
       after: this.def.after,
       ...(this.lastExit ? { lastExit: this.lastExit } : {}),
     };

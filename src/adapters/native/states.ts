@@ -21,7 +21,7 @@
  *   down       the run is gone: SIGKILL what is left of its group → stopped (or waiting if wanted up)
  *   kill       SIGKILL to the process group
  */
-import type { ServiceState } from '../../supervisor/states.js';
+import type { ServiceState } from '../../base/states.js';
 import type { ExitStatus } from '../../supervisor/process.js';
 
 export type EventKind =

@@ -29,20 +29,21 @@
  * Cross-instance dependencies of single services are not honoured inside a runlevel (OpenRC
  * runs it in one go): put `after: [role:logging]` on the instance instead.
  */
+import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { diagnostic, validate, type Subject, instanceSubject } from '../../config/errors.js';
 import { Duration, InstanceBase } from '../../config/schema.js';
-import { installReaper } from '../../pid1/reaper.js';
 import { roleOfService } from '../../roles/known-services.js';
 import { metainitOwner, ownedReason, type MetainitRole } from '../../roles/lsb-facilities.js';
 import { childEnv } from '../../supervisor/environment.js';
 import { firstLivePid } from '../../supervisor/pidfile.js';
 import { LineTail, PtyPool, type PtyResult, type PtyRun } from '../../supervisor/pty-runner.js';
 import { inRoot } from '../../supervisor/rootfs.js';
-import type { ServiceState, ServiceStatus, Target } from '../../supervisor/states.js';
-import type { Adapter, AdapterContext, AdapterFactory, Diagnostic, RoleClaim } from '../adapter.js';
+import type { ServiceState, ServiceStatus, Target } from '../../base/states.js';
+import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim } from '../adapter.js';
+import type { Diagnostic } from '../../base/types.js';
 import { CRASHED, stateFromDirs } from './states.js';
 import { OpenrcTree } from './tree.js';
 
@@ -103,6 +104,7 @@ export class OpenrcAdapter implements Adapter {
   /** the `openrc RUNLEVEL` run in progress */
   private level: { run?: PtyRun; done: Promise<void> } | undefined;
   private stopping = false;
+  private sandbox: Sandbox = NO_SANDBOX;
 
   constructor(private readonly ctx: AdapterContext) {
     this.instance = ctx.instance;
@@ -157,6 +159,7 @@ export class OpenrcAdapter implements Adapter {
 
   async start(): Promise<void> {
     if (!this.cfg || this.poller) return;
+    this.sandbox = prepareSandbox(this.tree.root, this.ctx.sys, this.ctx.log, this.ctx.rootHooks);
     this.tree.prepareStateDir();
     this.markForeign();
     for (const s of this.svcs.values()) {
@@ -209,7 +212,7 @@ export class OpenrcAdapter implements Adapter {
    * (metainit's own log before the first).
    */
   private run(argv: string[], timeoutMs: number, owner?: Svc, started?: (run: PtyRun) => void): Promise<PtyResult> {
-    this.pool ??= new PtyPool({ root: this.tree.root, env: () => this.env(), reaper: () => installReaper(this.ctx.sys) });
+    this.pool ??= new PtyPool({ root: this.tree.root, env: () => this.env(), reaper: this.ctx.reaper });
     let current = owner;
     const onLine = (line: string): void => {
       const named = owner ? [] : line.split(/[\s:*]+/).map((w) => w.replace(/\.+$/, '')).filter((w) => this.svcs.has(w));
@@ -255,7 +258,7 @@ export class OpenrcAdapter implements Adapter {
   }
 
   private statusOf(s: Svc): ServiceStatus {
-    const st: ServiceStatus = { id: `${this.instance}/${s.name}`, instance: this.instance, name: s.name, adapter: this.kind, state: s.state, target: s.target, since: s.since, restarts: 0, oneshot: false, after: [] };
+    const st: ServiceStatus = { id: `${this.instance}/${s.name}`, instance: this.instance, name: s.name, adapter: this.kind, state: s.state, target: s.target, since: s.since, restarts: 0, oneshot: false, kind: 'service', after: [] };
     if (s.reason !== undefined) st.reason = s.reason;
     if (s.pid !== undefined && s.state === 'running') st.pid = s.pid;
     if (s.lastExit) st.lastExit = s.lastExit;
@@ -289,6 +292,17 @@ export class OpenrcAdapter implements Adapter {
 
   list(): ServiceStatus[] {
     return [...this.svcs.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => this.statusOf(s));
+  }
+
+  status(name: string): ServiceStatus | undefined {
+    const s = this.svcs.get(name);
+    return s && this.statusOf(s);
+  }
+
+  /** OpenRC orders a runlevel itself (`openrc RUNLEVEL` reads every script's depend()). */
+  plan(): InstancePlan {
+    const members = [...this.svcs.values()].filter((s) => s.member && !s.owned && !s.vetoed).length;
+    return { summary: `runlevel ${this.cfg?.runlevel ?? '?'}: ${members} service(s), ordered by openrc itself from their depend()` };
   }
 
   async startService(name: string): Promise<void> {
@@ -330,7 +344,13 @@ export class OpenrcAdapter implements Adapter {
     process.kill(pid, signal);
   }
 
-  logs(name: string, n: number): string[] {
+  /** OpenRC re-reads a script at every action: re-scan the tree for its membership and header. */
+  async applyService(name: string): Promise<Diagnostic[]> {
+    this.get(name, 'apply');
+    return this.scan();
+  }
+
+  async logs(name: string, n: number): Promise<string[]> {
     return this.get(name, 'read logs of').tail.last(n);
   }
 
@@ -359,6 +379,10 @@ export class OpenrcAdapter implements Adapter {
   }
 
   async stop(deadline: number): Promise<void> {
+    await this.stopServices(deadline).finally(() => this.sandbox.release());
+  }
+
+  private async stopServices(deadline: number): Promise<void> {
     this.stopping = true;
     if (this.poller) clearInterval(this.poller);
     if (this.level) {

@@ -14,7 +14,7 @@
  * OpenRC calls a started service whose daemon is gone *crashed* (rc-status shows it so);
  * metainit shows it as `error` with reason CRASHED.
  */
-import type { ServiceState } from '../../supervisor/states.js';
+import type { ServiceState } from '../../base/states.js';
 
 export interface OpenrcStateRow {
   /** directory under RC_SVCDIR */

@@ -20,8 +20,8 @@
  *   - new or removed links: runsvdir rescans the scan dir by itself every 5 s.
  */
 import type { AdapterContext, AdapterFactory } from '../adapter.js';
-import { ScanDirAdapter } from '../../supervisor/scandir-adapter.js';
-import { scanInstanceSchema, type ScanFlavor } from '../../supervisor/scandir.js';
+import { ScanDirAdapter } from '../scandir/adapter.js';
+import { scanInstanceSchema, type ScanFlavor } from '../scandir/scandir.js';
 import { runitObservation } from './states.js';
 
 export const RunitInstance = scanInstanceSchema('runit', '/etc/service');

@@ -13,8 +13,8 @@
  * runsv's one-second pause before the next start, so it reads `respawn` (runit has no readiness:
  * `run` is `running`). Supervise/status is written by rename, so a read never sees half a file.
  */
-import type { Observation } from '../../supervisor/scandir.js';
-import type { ServiceState, Target } from '../../supervisor/states.js';
+import type { Observation } from '../scandir/scandir.js';
+import type { ServiceState, Target } from '../../base/states.js';
 
 export type RunitPhase = 'down' | 'run' | 'finish';
 

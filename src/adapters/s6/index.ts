@@ -29,8 +29,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AdapterContext, AdapterFactory } from '../adapter.js';
-import { ScanDirAdapter } from '../../supervisor/scandir-adapter.js';
-import { scanInstanceSchema, type ScanFlavor } from '../../supervisor/scandir.js';
+import { ScanDirAdapter } from '../scandir/adapter.js';
+import { scanInstanceSchema, type ScanFlavor } from '../scandir/scandir.js';
 import { s6Observation } from './states.js';
 
 export const S6Instance = scanInstanceSchema('s6', '/etc/s6/scan');

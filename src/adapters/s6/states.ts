@@ -18,8 +18,8 @@
  * ready flag stays 0, so the flag alone is not the answer).
  */
 import { constants } from 'node:os';
-import type { Observation } from '../../supervisor/scandir.js';
-import type { ServiceState, Target } from '../../supervisor/states.js';
+import type { Observation } from '../scandir/scandir.js';
+import type { ServiceState, Target } from '../../base/states.js';
 
 export type S6Phase = 'ready' | 'up' | 'finishing' | 'down';
 

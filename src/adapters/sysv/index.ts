@@ -23,18 +23,20 @@
  * scripts go through start-stop-daemon, which needs no PID 1; the environment carries
  * _SYSTEMCTL_SKIP_REDIRECT=1 so /lib/lsb/init-functions never hands over to systemctl.
  */
+import { hostPath } from '../../supervisor/rootfs.js';
+import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { diagnostic, validate, type Subject, instanceSubject } from '../../config/errors.js';
 import { Duration, InstanceBase, ServiceName } from '../../config/schema.js';
-import { installReaper } from '../../pid1/reaper.js';
 import { roleOfService } from '../../roles/known-services.js';
 import { childEnv } from '../../supervisor/environment.js';
 import { ProcessFamily, processTable, signalPid, waitUntil } from '../../supervisor/proctree.js';
 import { DepGraph } from '../../supervisor/graph.js';
 import { PtyPool } from '../../supervisor/pty-runner.js';
-import { isReady, type ServiceState, type ServiceStatus, type Target } from '../../supervisor/states.js';
-import type { Adapter, AdapterContext, AdapterFactory, Diagnostic, RoleClaim } from '../adapter.js';
+import { isReady, type ServiceState, type ServiceStatus, type Target } from '../../base/states.js';
+import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim } from '../adapter.js';
+import type { Diagnostic } from '../../base/types.js';
 import { planRunlevel, readInitDir, readRcLinks, scriptRoles, type Plan, type RcLinks } from './lsb.js';
 import { Script, type ScriptHost } from './script.js';
 
@@ -69,7 +71,8 @@ export class SysvAdapter implements Adapter {
   private cfg: SysvInstance | undefined;
   private readonly scripts = new Map<string, Script>();
   private links: RcLinks = new Map();
-  private plan: Plan | undefined;
+  private startPlan: Plan | undefined;
+  private sandbox: Sandbox = NO_SANDBOX;
   /** script → why it can never start (dependency cycle) */
   private cycles = new Map<string, string>();
   private readonly said = new Set<string>();
@@ -106,13 +109,13 @@ export class SysvAdapter implements Adapter {
         return adapter.cfg?.timeout ?? 60_000;
       },
       get pool() {
-        return (pool ??= new PtyPool({ root: adapter.root, env, reaper: () => installReaper(adapter.ctx.sys) }));
+        return (pool ??= new PtyPool({ root: adapter.root, env, reaper: adapter.ctx.reaper }));
       },
       log: this.ctx.log,
       env,
       emit: (ev) => this.ctx.emit(ev),
       after: (name) => {
-        const deps = this.plan?.deps.get(name);
+        const deps = this.startPlan?.deps.get(name);
         return [...(deps?.local.keys() ?? []), ...[...(deps?.roles.keys() ?? [])].map((r) => `role:${r}`)];
       },
       settled: () => this.pump(),
@@ -163,21 +166,21 @@ export class SysvAdapter implements Adapter {
       if (s.ran) this.ctx.log.warn(`${s.id}: script removed while it ran; what it started is left running`);
       this.scripts.delete(name);
     }
-    this.plan = undefined;
+    this.startPlan = undefined;
     return { diagnostics, added };
   }
 
   /** The start plan for the scripts that may run now (not owned, not vetoed); cycles marked. */
   private currentPlan(): Plan {
-    if (this.plan) return this.plan;
+    if (this.startPlan) return this.startPlan;
     const runnable = [...this.scripts.values()].filter((s) => !s.owned && !s.vetoed).map((s) => s.def);
-    this.plan = planRunlevel({ scripts: runnable, links: this.links, runlevel: String(this.cfg?.runlevel ?? 2), roleOf: roleOfService });
-    for (const w of this.plan.warnings) this.sayOnce(`${this.instance}/${w}`);
-    const graph = new DepGraph(this.plan.startNodes);
+    this.startPlan = planRunlevel({ scripts: runnable, links: this.links, runlevel: String(this.cfg?.runlevel ?? 2), roleOf: roleOfService });
+    for (const w of this.startPlan.warnings) this.sayOnce(`${this.instance}/${w}`);
+    const graph = new DepGraph(this.startPlan.startNodes);
     this.cycles = new Map();
     for (const cycle of graph.findCycles()) for (const id of cycle) this.cycles.set(id, `dependency cycle: ${[...cycle, cycle[0]].join(' → ')}`);
     for (const id of graph.levels().blocked) this.cycles.set(id, 'depends on a dependency cycle');
-    return this.plan;
+    return this.startPlan;
   }
 
   claims(): RoleClaim[] {
@@ -191,13 +194,14 @@ export class SysvAdapter implements Adapter {
       s.target = 'down';
       s.set('stopped', 'vetoed: another instance holds its role (see metainit roles)');
     }
-    this.plan = undefined;
+    this.startPlan = undefined;
   }
 
   // ------------------------------------------------------------------------------ starting
 
   async start(): Promise<void> {
     if (!this.cfg || this.started) return;
+    this.sandbox = prepareSandbox(this.root, this.ctx.sys, this.ctx.log, this.ctx.rootHooks);
     this.started = true;
     for (const name of this.currentPlan().wanted) this.want(this.scripts.get(name)!);
     this.unsubscribe = this.ctx.deps.onChange(() => this.pump());
@@ -280,6 +284,16 @@ export class SysvAdapter implements Adapter {
     return [...this.scripts.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => s.status());
   }
 
+  status(name: string): ServiceStatus | undefined {
+    return this.scripts.get(name)?.status();
+  }
+
+  /** The runlevel's start graph from the LSB headers (the scripts that may run: not owned, not vetoed). */
+  plan(): InstancePlan {
+    if (!this.cfg) return { summary: 'not loaded: its instance file is invalid (see metainit check)' };
+    return { services: this.currentPlan().startNodes.map((n) => ({ name: n.id, after: n.after, file: hostPath(this.root, `/etc/init.d/${n.id}`) })) };
+  }
+
   private get(name: string, verb: string): Script {
     const s = this.scripts.get(name);
     if (!s) throw new Error(`${this.instance}/${name}: unable to ${verb}: no such script (fix: see metainit status ${this.instance})`);
@@ -319,7 +333,13 @@ export class SysvAdapter implements Adapter {
     process.kill(pid, signal);
   }
 
-  logs(name: string, n: number): string[] {
+  /** Re-read /etc/init.d (the script's LSB header among them); the running script is left alone. */
+  async applyService(name: string): Promise<Diagnostic[]> {
+    this.get(name, 'apply');
+    return this.rescan().diagnostics;
+  }
+
+  async logs(name: string, n: number): Promise<string[]> {
     return this.get(name, 'read logs of').logs(n);
   }
 
@@ -338,6 +358,10 @@ export class SysvAdapter implements Adapter {
   // ------------------------------------------------------------------------------ stopping
 
   async stop(deadline: number): Promise<void> {
+    await this.stopScripts(deadline).finally(() => this.sandbox.release());
+  }
+
+  private async stopScripts(deadline: number): Promise<void> {
     this.stopping = true;
     if (this.poller) clearInterval(this.poller);
     this.unsubscribe?.();

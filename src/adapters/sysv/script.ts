@@ -17,12 +17,13 @@
  * what it is told and reports every change as a `state` event.
  */
 import { spawn } from 'node:child_process';
-import type { AdapterEvent, Logger } from '../adapter.js';
+import type { AdapterEvent } from '../adapter.js';
+import type { Logger } from '../../base/types.js';
 import { metainitOwner, ownedReason, type MetainitRole } from '../../roles/lsb-facilities.js';
 import { firstLivePid } from '../../supervisor/pidfile.js';
 import { LineTail, type PtyPool, type PtyResult } from '../../supervisor/pty-runner.js';
 import { inRoot } from '../../supervisor/rootfs.js';
-import type { ServiceState, ServiceStatus, Target } from '../../supervisor/states.js';
+import type { ServiceState, ServiceStatus, Target } from '../../base/states.js';
 import type { InitScript } from './lsb.js';
 import { describeActionExit, stateFromStatus } from './states.js';
 
@@ -220,6 +221,7 @@ export class Script {
       since: this.since,
       restarts: 0,
       oneshot: !this.def.daemon,
+      kind: this.def.daemon ? 'service' : 'oneshot',
       after: this.host.after(this.name),
     };
     if (this.reason !== undefined) st.reason = this.reason;

@@ -12,7 +12,7 @@
  * ready), `starting` / `stopping` (the action is running on its pty), `ok` (a script without a
  * status action whose start succeeded: a oneshot, like rc.local).
  */
-import type { ServiceState, Target } from '../../supervisor/states.js';
+import type { ServiceState, Target } from '../../base/states.js';
 
 export interface LsbStatusRow {
   /** the LSB's words */

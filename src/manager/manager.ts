@@ -1,0 +1,343 @@
+/**
+ * manager.ts — the stage-2 manager: every instance of every adapter, under one roof.
+ *
+ * Model. The manager owns a list of *instances* (one per adapters.d file), each driven through
+ * the Adapter interface; it knows nothing about runit, s6 or YAML services. It:
+ *   1. loads the config dir (global file, instance files) and asks each adapter to load its own
+ *      configuration — a broken file becomes a diagnostic, never a stop;
+ *   2. collects role claims, lets the role registry pick one owner per role and tells every
+ *      adapter which of its services are vetoed — before any instance starts;
+ *   3. starts each instance as soon as everything in its `after:` (instances or roles) is ready;
+ *      independent instances start together;
+ *   4. keeps the latest ServiceStatus of every service (from the adapters' `state` events) and
+ *      answers cross-instance dependency questions (DependencyView) from it;
+ *   5. routes control requests (`instance/service` or a unique bare service name);
+ *   6. stops the instances in reverse start order within one shutdown deadline.
+ *
+ * Every event (state, log, message, orphan) goes out on `events`, which the API server streams.
+ */
+import { EventEmitter } from 'node:events';
+import { join, resolve } from 'node:path';
+import type { AdapterEvent, DependencyView, DepState } from '../adapters/adapter.js';
+import { NO_CHILD_WATCH, type ChildWatch } from '../supervisor/reaper.js';
+import { loadStage2, type InstanceFile, type LoadedInstance, type StageEnv } from './pipeline.js';
+import type { Diagnostic, Logger } from '../base/types.js';
+import type { Event } from '../base/events.js';
+import type { GlobalConfig } from '../config/schema.js';
+import type { Sys } from '../base/sys.js';
+import { holderOf, type RoleDecision } from '../roles/registry.js';
+import { policyRcDNames, removePolicyRcD, writePolicyRcD } from './policy-rc-d.js';
+import { resolveRef, type Ref } from '../supervisor/graph.js';
+import type { RootHooks } from '../supervisor/sandbox.js';
+import { isFailed, isReady, type ServiceStatus } from '../base/states.js';
+
+export interface Instance extends LoadedInstance {
+  started: boolean;
+  startedAt?: number;
+}
+
+/** Everything on the manager's event stream (adapters' events plus the reaper's orphans). */
+export type ManagerEvent = Event;
+
+export class Manager {
+  readonly events = new EventEmitter();
+  global!: GlobalConfig;
+  instances: Instance[] = [];
+  /** every instance file found, enabled or not */
+  files: InstanceFile[] = [];
+  diagnostics: Diagnostic[] = [];
+  roles: RoleDecision | undefined;
+  private readonly statuses = new Map<string, ServiceStatus>();
+  private readonly depListeners = new Set<() => void>();
+  private startOrder: string[] = [];
+  private stopping = false;
+
+  private readonly policyRoots = new Set<string>();
+
+  /**
+   * @param opts.ownMountNamespace metainit is PID 1 (machine or container): runtime mounts such as
+   *   the policy-rc.d bind are its own. False when running as a plain supervisor on a host.
+   * @param opts.reaper PID 1's reaper, handed to every adapter (none: nothing adopted is watched)
+   */
+  private readonly ownMountNamespace: boolean;
+  private readonly reaper: ChildWatch;
+
+  constructor(
+    readonly configDir: string,
+    private readonly sys: Sys,
+    private readonly log: Logger,
+    opts: { ownMountNamespace?: boolean; reaper?: ChildWatch } = {},
+  ) {
+    this.ownMountNamespace = opts.ownMountNamespace ?? false;
+    this.reaper = opts.reaper ?? NO_CHILD_WATCH;
+    this.events.setMaxListeners(0);
+  }
+
+  // ------------------------------------------------------------------------------ loading
+
+  /** Load global config, instances and each adapter's own config, and decide the roles (pipeline.ts). Never throws for bad input. */
+  async load(): Promise<void> {
+    const env: StageEnv = { sys: this.sys, log: this.log, reaper: this.reaper, rootHooks: this.rootHooks, deps: this.depView, emit: (ev) => this.onAdapterEvent(ev), live: true };
+    const stage = await loadStage2(this.configDir, env);
+    this.global = stage.global;
+    this.instances = stage.instances.map((i) => ({ ...i, started: false }));
+    this.files = stage.files;
+    this.diagnostics = stage.diagnostics;
+    this.roles = stage.roles;
+    for (const d of this.diagnostics) (d.level === 'error' ? this.log.error : this.log.warn).call(this.log, d.message);
+  }
+
+  // ------------------------------------------------------------------------------ starting
+
+  /** Start every instance as soon as its `after:` is satisfied. Returns once all are scheduled. */
+  async start(adopt?: Record<string, unknown>): Promise<void> {
+    if (adopt) {
+      for (const i of this.instances) if (adopt[i.name] !== undefined) i.adapter.adopt(adopt[i.name]);
+    }
+    const tryStart = (): void => {
+      for (const i of this.instances) {
+        if (i.started || this.stopping) continue;
+        const waiting = i.after.filter((ref) => this.depView.state(ref, i.name) !== 'ready');
+        if (waiting.length > 0) continue;
+        i.started = true;
+        i.startedAt = Date.now();
+        this.startOrder.push(i.name);
+        this.log.info(`${i.name}: starting instance (${i.kind}${i.root !== '/' ? `, root ${i.root}` : ''})`);
+        i.adapter.start().catch((e: unknown) => this.log.error(`${i.name}: unable to start instance: ${(e as Error).message}`));
+      }
+    };
+    this.depView.onChange(tryStart);
+    tryStart();
+  }
+
+  /** An adapter's sandbox reports its root ready (policy-rc.d goes in) and released (it comes out). */
+  private readonly rootHooks: RootHooks = {
+    ready: (root) => this.installPolicyRcD(root),
+    releasing: (root) => {
+      if (!this.policyRoots.delete(root)) return;
+      removePolicyRcD(root, join(this.global.run_dir, 'policy-rc.d'), this.sys);
+    },
+  };
+
+  /** Debian's invoke-rc.d must not start a second cron: policy-rc.d answering 101 for vetoed names. */
+  private installPolicyRcD(root: string): void {
+    if (!this.roles || !this.global.roles.policy_rc_d || !this.ownMountNamespace) return;
+    const names = policyRcDNames(this.roles, this.instances).get(resolve(root));
+    if (!names?.length || this.policyRoots.has(resolve(root))) return;
+    try {
+      const inst = writePolicyRcD(root, join(this.global.run_dir, 'policy-rc.d'), names, this.sys);
+      this.policyRoots.add(resolve(root));
+      this.log.info(`roles: policy-rc.d in ${root} refuses ${names.join(', ')} (${inst.mode})`);
+    } catch (e) {
+      this.log.warn(`roles: unable to install policy-rc.d in ${root}: ${(e as Error).message}`);
+    }
+  }
+
+  // ------------------------------------------------------------------------------ state
+
+  private onAdapterEvent(ev: AdapterEvent): void {
+    if (ev.type === 'state') {
+      const prev = this.statuses.get(ev.status.id);
+      // errors are reported by the adapter as "<id>: unable to …" messages; log every other change
+      if (prev?.state !== ev.status.state && ev.status.state !== 'error') {
+        const s = ev.status;
+        const line = `${s.id}: ${s.state}${s.pid !== undefined && s.state === 'running' ? ` (pid ${s.pid})` : ''}${s.reason ? ` — ${s.reason}` : ''}`;
+        this.log.info(line);
+      }
+      this.statuses.set(ev.status.id, ev.status);
+      // publish before waking dependents: what they emit in turn must follow this event
+      this.events.emit('event', ev);
+      for (const l of [...this.depListeners]) l();
+      return;
+    }
+    if (ev.type === 'message') {
+      (ev.level === 'error' ? this.log.error : ev.level === 'warning' ? this.log.warn : this.log.info).call(this.log, ev.text);
+    }
+    this.events.emit('event', ev);
+  }
+
+  /**
+   * What a dependency reference names, by the one rule graph.ts's resolveRef gives: "role:x",
+   * "inst/svc", or a bare name — a service of `from` if it has one, else an instance of that name.
+   */
+  private classify(ref: string, from: string): Ref {
+    const known = (id: string): boolean => this.statuses.has(id) || (this.instances.find((i) => i.name === from)?.adapter.list().some((s) => s.id === id) ?? false);
+    return resolveRef(ref, from, known, this.instances.map((i) => i.name));
+  }
+
+  /** the service holding `role`, unless metainit holds it or nobody does */
+  private roleHolder(role: string): string | undefined {
+    const holder = this.roles ? holderOf(this.roles, role) : null;
+    return holder && holder !== 'metainit' ? `${holder.instance}/${holder.service}` : undefined;
+  }
+
+  /** emit an orphan-reaped event (from the reaper) */
+  orphan(pid: number, code: number | null, signal: string | null): void {
+    this.events.emit('event', { type: 'orphan', pid, code, signal } satisfies ManagerEvent);
+  }
+
+  /** Every service of every instance, in instance then name order. */
+  list(): ServiceStatus[] {
+    return this.instances.flatMap((i) => i.adapter.list());
+  }
+
+  readonly depView: DependencyView = {
+    state: (ref: string, from: string): DepState => this.depState(ref, from),
+    onChange: (cb) => {
+      this.depListeners.add(cb);
+      return () => this.depListeners.delete(cb);
+    },
+  };
+
+  private depState(ref: string, from: string): DepState {
+    const r = this.classify(ref, from);
+    if ('role' in r) {
+      // metainit holds it, or nobody provides it: nothing to wait for (like systemd's After= on an absent unit)
+      const holder = this.roleHolder(r.role);
+      return holder ? this.depState(holder, from) : 'ready';
+    }
+    if ('instance' in r) return this.instanceState(this.instances.find((i) => i.name === r.instance)!);
+    const st = this.statuses.get(r.id) ?? this.list().find((s) => s.id === r.id);
+    if (!st) return 'unknown';
+    if (isReady(st.state)) return 'ready';
+    if (isFailed(st.state)) return 'failed';
+    return 'pending';
+  }
+
+  /** An instance is ready once started and none of its wanted services is still on its way up. */
+  private instanceState(i: Instance): DepState {
+    if (!i.started) return 'pending';
+    const wanted = i.adapter.list().filter((s) => s.target === 'up');
+    if (wanted.some((s) => s.state === 'waiting' || s.state === 'starting')) return 'pending';
+    return 'ready';
+  }
+
+  // ------------------------------------------------------------------------------ control
+
+  /** Resolve "instance/service" or a unique bare service name. Throws a user-facing error. */
+  resolve(name: string): { inst: Instance; service: string } {
+    const slash = name.indexOf('/');
+    if (slash > 0) {
+      const inst = this.instances.find((i) => i.name === name.slice(0, slash));
+      const service = name.slice(slash + 1);
+      if (inst?.adapter.status(service)) return { inst, service };
+      throw new Error(`${name}: unable to find service: no such service (fix: see metainit status)`);
+    }
+    const hits = this.instances.flatMap((i) => i.adapter.status(name) ?? []);
+    if (hits.length === 1) {
+      const inst = this.instances.find((i) => i.name === hits[0]!.instance)!;
+      return { inst, service: name };
+    }
+    if (hits.length > 1) {
+      throw new Error(`${name}: unable to find service: ambiguous, it exists in ${hits.map((h) => h.instance).join(', ')} (fix: write instance/${name})`);
+    }
+    throw new Error(`${name}: unable to find service: no such service (fix: see metainit status)`);
+  }
+
+  /** Every service, or the one `name` resolves to. */
+  status(name?: string): ServiceStatus[] {
+    if (!name) return this.list();
+    const { inst, service } = this.resolve(name);
+    return inst.adapter.status(service) ? [inst.adapter.status(service)!] : [];
+  }
+
+  async control(verb: 'start' | 'stop' | 'restart', name: string): Promise<void> {
+    const { inst, service } = this.resolve(name);
+    if (verb === 'start') await inst.adapter.startService(service);
+    else if (verb === 'stop') await inst.adapter.stopService(service);
+    else await inst.adapter.restartService(service);
+  }
+
+  /** The service re-reads its own configuration (native: its changed file is applied). */
+  async reload(name: string): Promise<Diagnostic[]> {
+    const { inst, service } = this.resolve(name);
+    return inst.adapter.reloadService(service);
+  }
+
+  /** metainit re-reads the service's definition and applies it. */
+  async apply(name: string): Promise<Diagnostic[]> {
+    const { inst, service } = this.resolve(name);
+    return inst.adapter.applyService(service);
+  }
+
+  async kill(name: string, signal: NodeJS.Signals): Promise<void> {
+    const { inst, service } = this.resolve(name);
+    await inst.adapter.killService(service, signal);
+  }
+
+  async logs(name: string, n: number): Promise<string[]> {
+    if (name === 'metainit') return (this.log as { tail?: (n: number) => string[] }).tail?.(n) ?? [];
+    const { inst, service } = this.resolve(name);
+    return inst.adapter.logs(service, n);
+  }
+
+  /** Re-scan every instance's configuration (SIGHUP / `metainit sync`). */
+  async sync(): Promise<Diagnostic[]> {
+    const out: Diagnostic[] = [];
+    for (const i of this.instances) {
+      try {
+        out.push(...(await i.adapter.sync()));
+      } catch (e) {
+        out.push({ level: 'error', file: i.file, key: '', message: `${i.name}: unable to sync: ${(e as Error).message}` });
+      }
+    }
+    for (const d of out) (d.level === 'error' ? this.log.error : this.log.warn).call(this.log, d.message);
+    return out;
+  }
+
+  // ------------------------------------------------------------------------------ stopping
+
+  /**
+   * Stage 3: stop the instances, all within `deadline` (ms epoch). Order: an instance stops only
+   * after every instance that depends on it (through its own `after:`, or a service's `after:`
+   * naming a service or role of the other instance); among those free to stop, the one started
+   * last goes first (reverse start order).
+   */
+  async stopAll(deadline: number): Promise<void> {
+    this.stopping = true;
+    for (const name of this.stopOrder()) {
+      const inst = this.instances.find((i) => i.name === name)!;
+      this.log.info(`${name}: stopping instance`);
+      try {
+        await inst.adapter.stop(deadline);
+      } catch (e) {
+        this.log.error(`${name}: unable to stop instance: ${(e as Error).message}`);
+      }
+    }
+    for (const root of [...this.policyRoots]) this.rootHooks.releasing(root);
+  }
+
+  /** instance names in stop order (see stopAll) */
+  stopOrder(): string[] {
+    const pref = [...this.startOrder].reverse();
+    for (const i of this.instances) if (!pref.includes(i.name)) pref.push(i.name);
+    const dependents = new Map<string, Set<string>>(pref.map((n) => [n, new Set<string>()]));
+    const addDep = (from: string, ref: string): void => {
+      const on = this.instanceOf(ref, from);
+      if (on && on !== from) dependents.get(on)?.add(from);
+    };
+    for (const i of this.instances) {
+      for (const ref of i.after) addDep(i.name, ref);
+      for (const s of i.adapter.list()) for (const ref of s.after) addDep(i.name, ref);
+    }
+    const order: string[] = [];
+    while (order.length < pref.length) {
+      // the first (by preference) whose dependents have all stopped; a cycle falls back to preference
+      const next = pref.find((n) => !order.includes(n) && [...dependents.get(n)!].every((d) => order.includes(d))) ?? pref.find((n) => !order.includes(n))!;
+      order.push(next);
+    }
+    return order;
+  }
+
+  /** which instance a dependency reference points into (a role resolves to its holder's) */
+  private instanceOf(ref: string, from: string): string | undefined {
+    const r = this.classify(ref, from);
+    const id = 'role' in r ? this.roleHolder(r.role) : 'instance' in r ? `${r.instance}/` : r.id;
+    return id?.slice(0, id.indexOf('/'));
+  }
+
+  /** adapter snapshots for a re-exec of PID 1 */
+  snapshot(): Record<string, unknown> {
+    return Object.fromEntries(this.instances.map((i) => [i.name, i.adapter.snapshot()]));
+  }
+}

@@ -1,0 +1,146 @@
+/**
+ * pipeline.ts — stage 2's first half, the one way a configuration directory becomes instances:
+ *
+ *   load     metainit.yaml and adapters.d/*.yaml (config/loader.ts), then, per enabled instance,
+ *            the adapter's factory (registry.ts) and its own `load()` — a bad file becomes a
+ *            diagnostic, never a stop;
+ *   claims   every adapter's role claims;
+ *   decide   the role registry's verdict (roles/decide.ts), applied to every adapter before
+ *            anything starts.
+ *
+ * The same function serves the booting manager (live: real syscalls, the PID-1 reaper, events
+ * going out) and the offline commands `check`, `plan` and `roles --config-dir` (an environment
+ * whose sys throws on any call: `Adapter.load()` only reads files, so an offline run starts
+ * nothing and touches nothing). Live and offline therefore always reach the same verdict.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { AdapterEvent } from '../base/events.js';
+import type { Sys } from '../base/sys.js';
+import { quietLogger, type Diagnostic, type Logger } from '../base/types.js';
+import type { Adapter, DependencyView } from '../adapters/adapter.js';
+import { loadGlobal, loadInstances, type InstanceConfig } from '../config/loader.js';
+import type { GlobalConfig } from '../config/schema.js';
+import { decideForConfig } from '../roles/decide.js';
+import type { RoleDecision } from '../roles/registry.js';
+import { NO_CHILD_WATCH, type ChildWatch } from '../supervisor/reaper.js';
+import { NO_ROOT_HOOKS, type RootHooks } from '../supervisor/sandbox.js';
+import { adapterFactory, knownKinds } from './registry.js';
+
+/** One loaded instance: its file, its `after:` and root, and the adapter driving it. */
+export interface LoadedInstance {
+  name: string;
+  file: string;
+  kind: string;
+  after: string[];
+  root: string;
+  adapter: Adapter;
+}
+
+/** What the pipeline hands every adapter it creates, besides the instance's own config. */
+export interface StageEnv {
+  sys: Sys;
+  log: Logger;
+  reaper: ChildWatch;
+  rootHooks: RootHooks;
+  deps: DependencyView;
+  emit(ev: AdapterEvent): void;
+  /** live: create each instance's run dir; offline: create nothing */
+  live: boolean;
+}
+
+/** One instance file as found, enabled or not. */
+export interface InstanceFile {
+  name: string;
+  kind: string;
+  file: string;
+  enabled: boolean;
+}
+
+export interface Stage2 {
+  dir: string;
+  global: GlobalConfig;
+  /** every instance file that loaded, in name order */
+  files: InstanceFile[];
+  /** the enabled instances, each with its adapter loaded and its vetoes applied */
+  instances: LoadedInstance[];
+  /** disabled instances, loaded only with `includeDisabled` (offline: their files are still checked) */
+  disabled: LoadedInstance[];
+  /** load problems of every file (global, instances, each adapter's own), then the registry's */
+  diagnostics: Diagnostic[];
+  roles: RoleDecision;
+}
+
+/** An environment for offline analysis: any system call is an error, nothing is started. */
+export function offlineEnv(): StageEnv {
+  const sys = new Proxy({} as Sys, {
+    get: (_, name) => () => {
+      throw new Error(`check: unable to call ${String(name)}: an offline check makes no system calls`);
+    },
+  });
+  return {
+    sys,
+    log: quietLogger,
+    reaper: NO_CHILD_WATCH,
+    rootHooks: NO_ROOT_HOOKS,
+    deps: { state: () => 'unknown', onChange: () => () => undefined },
+    emit: () => undefined,
+    live: false,
+  };
+}
+
+/** load → claims → decide for `dir`. Never throws for bad configuration. */
+export async function loadStage2(dir: string, env: StageEnv, opts: { includeDisabled?: boolean } = {}): Promise<Stage2> {
+  const root = resolve(dir);
+  const g = loadGlobal(root);
+  const defs = loadInstances(root, knownKinds());
+  const diagnostics = [...g.diagnostics, ...defs.diagnostics];
+  const instances: LoadedInstance[] = [];
+  const disabled: LoadedInstance[] = [];
+  for (const def of defs.instances) {
+    const enabled = def.config.enabled !== false;
+    if (!enabled && !opts.includeDisabled) continue;
+    const loaded = await createInstance(root, g.config, def.name, def.file, def.config, env);
+    diagnostics.push(...loaded.diagnostics);
+    if (loaded.instance) (enabled ? instances : disabled).push(loaded.instance);
+  }
+  const files = defs.instances.map((d) => ({ name: d.name, kind: d.config.adapter, file: d.file, enabled: d.config.enabled !== false }));
+  const claims = instances.flatMap((i) => i.adapter.claims().map((c) => ({ instance: i.name, service: c.service, role: c.role })));
+  const roles = decideForConfig(g.config, join(root, 'metainit.yaml'), claims, instances.map((i) => i.name));
+  diagnostics.push(...roles.diagnostics);
+  for (const i of instances) i.adapter.applyRoles(roles.vetoed.get(i.name) ?? new Set());
+  return { dir: root, global: g.config, files, instances, disabled, diagnostics, roles };
+}
+
+async function createInstance(
+  dir: string,
+  global: GlobalConfig,
+  name: string,
+  file: string,
+  config: InstanceConfig,
+  env: StageEnv,
+): Promise<{ instance?: LoadedInstance; diagnostics: Diagnostic[] }> {
+  try {
+    const factory = await adapterFactory(config.adapter);
+    const runDir = join(global.run_dir, name);
+    if (env.live) mkdirSync(runDir, { recursive: true, mode: 0o755 });
+    const adapter = factory({
+      instance: name,
+      config,
+      configDir: dir,
+      file,
+      runDir,
+      logDir: global.log_dir,
+      sys: env.sys,
+      log: env.log,
+      reaper: env.reaper,
+      rootHooks: env.rootHooks,
+      deps: env.deps,
+      emit: (ev) => env.emit(ev),
+    });
+    const diagnostics = await adapter.load();
+    return { instance: { name, file, kind: config.adapter, after: config.after, root: config.root, adapter }, diagnostics };
+  } catch (e) {
+    return { diagnostics: [{ level: 'error', file, key: 'adapter', message: `${name}: unable to load instance: ${(e as Error).message}` }] };
+  }
+}
