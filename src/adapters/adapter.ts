@@ -117,7 +117,8 @@ export interface Adapter {
   reloadService(name: string): Promise<Diagnostic[]>;
   /** re-read the service's definition and apply it (may restart it if what it runs changed) */
   applyService(name: string): Promise<Diagnostic[]>;
-  killService(name: string, signal: NodeJS.Signals): Promise<void>;
+  /** send a signal, by its canonical name (`SIGHUP`, `SIGRTMIN+3`: config/schema.ts SignalName) */
+  killService(name: string, signal: string): Promise<void>;
   /** last n log lines of a service (in-memory tail; a hosted journal may answer through a child) */
   logs(name: string, n: number): Promise<string[]>;
   /** re-read configuration: schedule new services, stop deleted ones, leave unchanged ones alone */

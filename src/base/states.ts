@@ -12,40 +12,32 @@
  */
 import { z } from 'zod';
 
-export const ServiceState = z.enum([
-  /** target up, waiting for every `after` dependency to be ready */
-  'waiting',
-  /** process spawned, readiness not yet signalled */
-  'starting',
-  /** up and ready */
-  'running',
-  /** a oneshot that finished with exit code 0; never respawned */
-  'ok',
-  /** exited unexpectedly; restart scheduled after the backoff delay */
-  'respawn',
-  /** stop signal sent, waiting for the process to exit (stop_timeout then SIGKILL) */
-  'stopping',
-  /** not running and not wanted */
-  'stopped',
-  /** failed and not being restarted; `reason` says why (dependency failed, binary missing, exit code, cycle …) */
-  'error',
-]);
+type StateClass = 'inactive' | 'activating' | 'active' | 'deactivating' | 'failed';
+
+/**
+ * The shared states, one row each: its architecture-level class (systemd-like words, used by docs
+ * and `roles`) and what it means — the table docs/adapters.md and every adapter's
+ * states.ts mapping speak of. Order is the life of a service.
+ */
+export const STATES = {
+  waiting: { class: 'activating', description: 'target up, waiting for every `after` dependency to be ready' },
+  starting: { class: 'activating', description: 'process spawned (or init script running), readiness not yet signalled' },
+  running: { class: 'active', description: 'up and ready' },
+  ok: { class: 'active', description: 'a oneshot that finished with exit code 0; never respawned' },
+  respawn: { class: 'activating', description: 'exited unexpectedly; a restart is scheduled after the backoff delay' },
+  stopping: { class: 'deactivating', description: 'stop signal sent, waiting for the process to exit (then SIGKILL at stop_timeout)' },
+  stopped: { class: 'inactive', description: 'not running and not wanted (also: vetoed by the role registry, with the reason)' },
+  error: { class: 'failed', description: 'failed and not being restarted; `reason` says why (dependency failed, binary missing, exit code, cycle …)' },
+} as const satisfies Record<string, { class: StateClass; description: string }>;
+
+export const ServiceState = z.enum(Object.keys(STATES) as [keyof typeof STATES, ...Array<keyof typeof STATES>]);
 export type ServiceState = z.infer<typeof ServiceState>;
 
 export const Target = z.enum(['up', 'down']);
 export type Target = z.infer<typeof Target>;
 
-/** Architecture-level class of each state (systemd-like words), used by docs and `roles`. */
-export const STATE_CLASS: Record<ServiceState, 'inactive' | 'activating' | 'active' | 'deactivating' | 'failed'> = {
-  waiting: 'activating',
-  starting: 'activating',
-  running: 'active',
-  ok: 'active',
-  respawn: 'activating',
-  stopping: 'deactivating',
-  stopped: 'inactive',
-  error: 'failed',
-};
+/** Architecture-level class of each state (from STATES). */
+export const STATE_CLASS: Record<ServiceState, StateClass> = Object.fromEntries(Object.entries(STATES).map(([k, v]) => [k, v.class])) as Record<ServiceState, StateClass>;
 
 /** Is a dependency in this state satisfied (dependents may start)? */
 export function isReady(state: ServiceState): boolean {

@@ -6,8 +6,8 @@
  *
  *   DIR/metainit.yaml         global config; optional; a broken file → defaults + diagnostic
  *   DIR/adapters.d/NAME.yaml  one instance per file; only the keys every adapter shares are
- *                             checked here (adapter-specific keys pass through to the adapter),
- *                             except `adapter: native`, which is checked strictly. Without an
+ *                             checked here (adapter-specific keys pass through to the adapter,
+ *                             which checks them with its own schema). Without an
  *                             adapters.d but with a services.d, one native instance "native" is
  *                             assumed, so the plain zinit layout works as is.
  *   SERVICES/NAME.yaml        native services; validated, then normalised into what the
@@ -21,7 +21,7 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import type { Diagnostic } from '../base/types.js';
 import { diagnostic, validate, type Subject } from './errors.js';
-import { GlobalConfig, InstanceBase, NativeInstance, NativeService, Readiness, RestartPolicy } from './schema.js';
+import { GlobalConfig, InstanceBase, NativeService, Readiness, RestartPolicy } from './schema.js';
 import { SplitError, splitCommand } from './split.js';
 import { listYamlDir, readYamlFile } from './yaml-file.js';
 
@@ -46,7 +46,7 @@ export interface InstanceDef {
   name: string;
   /** the instance file (the services.d directory when synthesised) */
   file: string;
-  /** validated config; for native instances a NativeInstance with `services` absolute */
+  /** the shared keys validated, `root` absolute; the adapter checks its own keys */
   config: InstanceConfig;
 }
 
@@ -60,7 +60,7 @@ export function loadInstances(dir: string, kinds: readonly string[]): { instance
   const servicesDir = join(root, 'services.d');
   if (!isDir(adaptersDir)) {
     if (isDir(servicesDir)) {
-      const config = NativeInstance.parse({ adapter: 'native', services: servicesDir });
+      const config: InstanceConfig = { ...InstanceBase.parse({ adapter: 'native' }), services: servicesDir };
       return { instances: [{ name: 'native', file: servicesDir, config }], diagnostics: [] };
     }
     const subject: Subject = { file: root, what: 'instances' };
@@ -71,16 +71,14 @@ export function loadInstances(dir: string, kinds: readonly string[]): { instance
   const listing = listYamlDir(adaptersDir, subjectOf);
   const diagnostics = [...listing.diagnostics];
   const instances: InstanceDef[] = [];
-  const isNative = (data: unknown): boolean => (data as { adapter?: unknown } | null)?.adapter === 'native';
   const anyKind = InstanceBase.extend({ adapter: z.enum(kinds as [string, ...string[]]) }).loose();
   for (const entry of listing.entries) {
     const subject = subjectOf(entry);
-    const r = loadFile(subject, (data) => (isNative(data) ? NativeInstance : anyKind), `add at least adapter: native (or ${kinds.filter((k) => k !== 'native').join(', ')})`);
+    const r = loadFile(subject, (data) => anyKind, `add at least adapter: native (or ${kinds.filter((k) => k !== 'native').join(', ')})`);
     diagnostics.push(...r.diagnostics);
     if (r.value === undefined) continue;
     const value = r.value as InstanceConfig;
     const config: InstanceConfig = { ...value, root: resolve(root, value.root) };
-    if (value.adapter === 'native') config.services = resolve(root, String(value.services));
     instances.push({ name: entry.name, file: entry.file, config });
   }
   return { instances, diagnostics };

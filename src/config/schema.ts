@@ -1,7 +1,8 @@
 /**
  * schema.ts — zod schemas: the single source of truth for every configuration file.
  *
- * Types come from `z.infer`; defaults live here and nowhere else. Every object is `strict`, so an
+ * Types come from `z.infer`; defaults live here and nowhere else, each written once on its key
+ * (an object that may be left out takes `.prefault({})`: its keys' own defaults fill it). Every object is `strict`, so an
  * unknown key is an error naming the key (the loader turns zod issues into one clear message per
  * file with the fix). Layout of a config directory:
  *
@@ -10,6 +11,7 @@
  *   DIR/services.d/NAME.yaml   NativeService  (the native instance's default services dir)
  */
 import { z } from 'zod';
+import { signalName, signalNumber } from '../base/signames.js';
 
 const UNITS_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 const UNITS_BYTES: Record<string, number> = { '': 1, b: 1, k: 1024, kb: 1024, m: 1024 ** 2, mb: 1024 ** 2, g: 1024 ** 3, gb: 1024 ** 3 };
@@ -40,15 +42,18 @@ export const Size = z
     return Math.round(Number(m[1]) * UNITS_BYTES[(m[2] ?? '').toLowerCase()]!);
   });
 
-/** A signal name, with or without the SIG prefix (`TERM`, `SIGTERM`, `HUP`). Normalised to `SIGTERM`. */
-export const SignalName = z.string().transform((v, ctx) => {
-  const name = (v.toUpperCase().startsWith('SIG') ? v.toUpperCase() : `SIG${v.toUpperCase()}`) as NodeJS.Signals;
-  const known = ['SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGILL', 'SIGTRAP', 'SIGABRT', 'SIGBUS', 'SIGFPE', 'SIGKILL', 'SIGUSR1', 'SIGSEGV', 'SIGUSR2', 'SIGPIPE', 'SIGALRM', 'SIGTERM', 'SIGCHLD', 'SIGCONT', 'SIGSTOP', 'SIGTSTP', 'SIGTTIN', 'SIGTTOU', 'SIGURG', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGWINCH', 'SIGIO', 'SIGPWR', 'SIGSYS'];
-  if (!known.includes(name)) {
-    ctx.addIssue({ code: 'custom', message: `"${v}" is not a signal name (fix: use a name such as TERM, INT, HUP, QUIT, KILL, USR1)` });
+/**
+ * A signal: a name with or without the SIG prefix, in any case (`TERM`, `SIGHUP`), a real-time
+ * one (`RTMIN+3`, `SIGRTMAX-2`) or a number — whatever base/signames.ts reads. Normalised to the
+ * canonical name (`SIGTERM`, `SIGRTMIN+3`).
+ */
+export const SignalName = z.union([z.string(), z.number().int()]).transform((v, ctx) => {
+  const n = signalNumber(String(v));
+  if (n === undefined) {
+    ctx.addIssue({ code: 'custom', message: `"${v}" is not a signal name (fix: use a name such as TERM, INT, HUP, QUIT, KILL, USR1, RTMIN+3)` });
     return z.NEVER;
   }
-  return name;
+  return signalName(n);
 });
 
 /** Dependency reference: "name" (same instance), "instance/name", or "role:NAME". */
@@ -131,7 +136,7 @@ export const NativeService = z
     environ: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()]).transform(String)).default({}),
     /** default: always for services, never for oneshots (filled in by the loader) */
     restart: RestartPolicy.optional(),
-    backoff: Backoff.default(Backoff.parse({})),
+    backoff: Backoff.prefault({}),
     /** after this many restarts in a row without a run reaching backoff.reset_after → error; 0 = never give up */
     max_restarts: z.number().int().min(0).default(0),
     ready: Readiness.default('spawn'),
@@ -166,12 +171,6 @@ export const InstanceBase = z.object({
   enabled: z.boolean().default(true),
 });
 
-export const NativeInstance = InstanceBase.extend({
-  adapter: z.literal('native'),
-  /** services directory; relative paths are relative to the config dir */
-  services: z.string().default('services.d'),
-}).strict();
-export type NativeInstance = z.infer<typeof NativeInstance>;
 
 // ----------------------------------------------------------------------------- global
 
@@ -189,7 +188,7 @@ export const GlobalConfig = z
         token_file: z.string().default('/etc/metainit/api-token'),
       })
       .strict()
-      .default({ enabled: false, port: 7788, token_file: '/etc/metainit/api-token' }),
+      .prefault({}),
     /** directory of per-service log files */
     log_dir: z.string().default('/var/log/metainit'),
     /** runtime state: sockets, state file, scan dirs */
@@ -204,7 +203,7 @@ export const GlobalConfig = z
         timeout: Duration.default(90_000),
       })
       .strict()
-      .default({ grace: 3000, timeout: 90_000 }),
+      .prefault({}),
     /** role policy (see docs/roles.md): explicit owners and a priority order of instances */
     roles: z
       .object({
@@ -216,7 +215,7 @@ export const GlobalConfig = z
         policy_rc_d: z.boolean().default(true),
       })
       .strict()
-      .default({ owners: {}, priority: [], extra: [], policy_rc_d: true }),
+      .prefault({}),
   })
   .strict();
 export type GlobalConfig = z.infer<typeof GlobalConfig>;

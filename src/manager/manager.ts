@@ -260,7 +260,7 @@ export class Manager {
     return inst.adapter.applyService(service);
   }
 
-  async kill(name: string, signal: NodeJS.Signals): Promise<void> {
+  async kill(name: string, signal: string): Promise<void> {
     const { inst, service } = this.resolve(name);
     await inst.adapter.killService(service, signal);
   }

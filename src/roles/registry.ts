@@ -31,6 +31,14 @@ import type { GlobalConfig } from '../config/schema.js';
 import { z } from 'zod';
 import type { MetainitRole } from './lsb-facilities.js';
 
+/** Why a vetoed service is not running — the one wording every adapter shows in `status`. */
+export const VETO_REASON = 'vetoed: another instance holds its role (see metainit roles)';
+
+/** The error of a job on a vetoed service ("start", "restart"). */
+export function vetoError(id: string, verb: string): Error {
+  return new Error(`${id}: unable to ${verb}: vetoed, another instance holds its role (fix: see metainit roles)`);
+}
+
 /** The holder name of roles that metainit keeps for itself. */
 export const METAINIT = 'metainit';
 

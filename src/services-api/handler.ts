@@ -94,7 +94,7 @@ export function createHandler(manager: Manager, hooks: ApiHooks, version: string
     apply: (p) => definitionJob(() => manager.apply(p.name as string), p.name as string),
     sync: () => manager.sync(),
     kill: async (p) => {
-      await manager.kill(p.name as string, p.signal as NodeJS.Signals);
+      await manager.kill(p.name as string, p.signal as string);
       return { ok: true };
     },
     logs: (p) => manager.logs(p.name as string, p.lines as number),

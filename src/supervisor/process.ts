@@ -22,7 +22,7 @@
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
-import { signalName } from '../base/signames.js';
+import { signalName, signalNumber } from '../base/signames.js';
 import type { Sys } from '../base/sys.js';
 import { childEnv, DEFAULT_PATH } from './environment.js';
 import { hostPath, inRoot, isHostRoot } from './rootfs.js';
@@ -155,10 +155,12 @@ export function launchCommand(argv: string[], root: string, identity: Pick<Ident
 }
 
 /** kill(pid, sig), or the whole process group with `group`; false when nothing was there. */
-export function signalRun(pid: number, sig: NodeJS.Signals, group = false): boolean {
+export function signalRun(pid: number, sig: string, group = false): boolean {
   if (!Number.isInteger(pid) || pid <= 1) return false; // never PID 1, never "every process" (-1)
+  const n = signalNumber(sig);
+  if (n === undefined) throw new Error(`pid ${pid}: unable to send ${sig}: not a signal name (fix: use TERM, HUP, RTMIN+3 …)`);
   try {
-    process.kill(group ? -pid : pid, sig);
+    process.kill(group ? -pid : pid, n);
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;

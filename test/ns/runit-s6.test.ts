@@ -66,7 +66,7 @@ describe('runit and s6 adapters (ns: real runsvdir and s6-svscan in a private na
     expect(r.runitClaims).to.deep.include({ role: 'cron', service: 'cron' });
     expect(r.vetoed.ranAnyway).to.equal(false);
     expect(r.vetoed.status?.state).to.equal('stopped');
-    expect(r.vetoed.status?.reason).to.equal('vetoed: role held by another instance');
+    expect(r.vetoed.status?.reason).to.equal('vetoed: another instance holds its role (see metainit roles)');
   });
 
   it('shows an s6 service with notification-fd as starting until it reports ready', () => {

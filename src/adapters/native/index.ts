@@ -16,6 +16,10 @@
  *   - serialises {name, pid, state, since, restarts, log fds} for a re-exec of PID 1 and re-adopts
  *     from it (an adopted pid's exit then comes from the reaper's watch).
  */
+import { z } from 'zod';
+import { instanceSubject, validate } from '../../config/errors.js';
+import { InstanceBase } from '../../config/schema.js';
+import { VETO_REASON, vetoError } from '../../roles/registry.js';
 import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
 import { closeSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
@@ -35,12 +39,20 @@ export interface NativeSnapshot {
 const KILL_GRACE_MS = 1000;
 
 
+/** The instance file of `adapter: native`: the shared keys plus its services directory. */
+export const NativeInstance = InstanceBase.extend({
+  adapter: z.literal('native'),
+  /** services directory; relative paths are relative to the config dir */
+  services: z.string().default('services.d'),
+}).strict();
+export type NativeInstance = z.infer<typeof NativeInstance>;
+
 export class NativeAdapter implements Adapter {
   readonly kind = 'native';
   readonly instance: string;
   private readonly services = new Map<string, Service>();
   private readonly raw = new Map<string, string>();
-  private readonly servicesDir: string;
+  private servicesDir: string;
   private readonly host: ServiceHost;
   private started = false;
   private stopping = false;
@@ -67,6 +79,9 @@ export class NativeAdapter implements Adapter {
   // ------------------------------------------------------------------------------ loading
 
   async load(): Promise<Diagnostic[]> {
+    const v = validate(NativeInstance, this.ctx.config, instanceSubject(this.ctx));
+    if (v.value === undefined) return v.diagnostics;
+    this.servicesDir = resolve(this.ctx.configDir, v.value.services);
     const { services, diagnostics } = loadNativeServices(this.servicesDir, this.instance);
     for (const [name, entry] of services) this.add(name, entry);
     this.markCycles();
@@ -78,7 +93,7 @@ export class NativeAdapter implements Adapter {
   }
 
   applyRoles(vetoed: ReadonlySet<string>): void {
-    for (const s of this.services.values()) s.hold('vetoed', vetoed.has(s.name) ? 'vetoed by role registry' : undefined);
+    for (const s of this.services.values()) s.hold('vetoed', vetoed.has(s.name) ? VETO_REASON : undefined);
   }
 
   private add(name: string, entry: NativeServiceEntry): Service {
@@ -142,7 +157,7 @@ export class NativeAdapter implements Adapter {
 
   async startService(name: string): Promise<void> {
     const s = this.get(name, 'start');
-    if (s.vetoed) throw new Error(`${s.id}: unable to start: ${s.vetoed}`);
+    if (s.vetoed) throw vetoError(s.id, 'start');
     s.start(true);
   }
 
@@ -152,12 +167,12 @@ export class NativeAdapter implements Adapter {
 
   async restartService(name: string): Promise<void> {
     const s = this.get(name, 'restart');
-    if (s.vetoed) throw new Error(`${s.id}: unable to restart: ${s.vetoed}`);
+    if (s.vetoed) throw vetoError(s.id, 'restart');
     await s.stop();
     s.start(true);
   }
 
-  async killService(name: string, signal: NodeJS.Signals): Promise<void> {
+  async killService(name: string, signal: string): Promise<void> {
     this.get(name, 'kill').kill(signal);
   }
 

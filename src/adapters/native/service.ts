@@ -185,7 +185,7 @@ export class Service {
   }
 
   /** send a signal to the running process (what happens next is up to its exit) */
-  kill(signal: NodeJS.Signals): void {
+  kill(signal: string): void {
     if (!this.run || !signalRun(this.run.pid, signal)) throw new Error(`${this.id}: unable to kill: not running`);
   }
 

@@ -29,6 +29,8 @@
  * Cross-instance dependencies of single services are not honoured inside a runlevel (OpenRC
  * runs it in one go): put `after: [role:logging]` on the instance instead.
  */
+import { signalNumber } from '../../base/signames.js';
+import { VETO_REASON, vetoError } from '../../roles/registry.js';
 import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
@@ -151,7 +153,7 @@ export class OpenrcAdapter implements Adapter {
   applyRoles(vetoed: ReadonlySet<string>): void {
     for (const s of this.svcs.values()) {
       s.vetoed = vetoed.has(s.name) && !s.owned;
-      if (s.vetoed) this.set(s, 'stopped', 'vetoed: another instance holds its role (see metainit roles)');
+      if (s.vetoed) this.set(s, 'stopped', VETO_REASON);
     }
   }
 
@@ -286,7 +288,7 @@ export class OpenrcAdapter implements Adapter {
     const s = this.svcs.get(name);
     if (!s) throw new Error(`${this.instance}/${name}: unable to ${verb}: no such service (fix: see metainit status ${this.instance})`);
     if (s.owned && verb !== 'read logs of') throw new Error(`${this.instance}/${name}: unable to ${verb}: ${ownedReason(s.owned)} (fix: metainit does its job itself; leave it alone)`);
-    if (s.vetoed && (verb === 'start' || verb === 'restart')) throw new Error(`${this.instance}/${name}: unable to ${verb}: vetoed, another instance holds its role (fix: see metainit roles)`);
+    if (s.vetoed && (verb === 'start' || verb === 'restart')) throw vetoError(`${this.instance}/${name}`, verb);
     return s;
   }
 
@@ -337,11 +339,11 @@ export class OpenrcAdapter implements Adapter {
     return diagnostics;
   }
 
-  async killService(name: string, signal: NodeJS.Signals): Promise<void> {
+  async killService(name: string, signal: string): Promise<void> {
     const s = this.get(name, 'kill');
     const pid = firstLivePid(this.tree.root, this.tree.pidfiles(name));
     if (pid === undefined) throw new Error(`${this.instance}/${s.name}: unable to kill: no live pid file known for this service (fix: metainit stop ${this.instance}/${s.name})`);
-    process.kill(pid, signal);
+    process.kill(pid, signalNumber(signal) ?? signal);
   }
 
   /** OpenRC re-reads a script at every action: re-scan the tree for its membership and header. */

@@ -27,7 +27,7 @@ import { runitObservation } from './states.js';
 export const RunitInstance = scanInstanceSchema('runit', '/etc/service');
 
 /** sv's command for each signal it can send (others go to the pid directly) */
-const SV_SIGNALS: Partial<Record<NodeJS.Signals, string>> = {
+const SV_SIGNALS: Partial<Record<string, string>> = {
   SIGSTOP: 'pause',
   SIGCONT: 'cont',
   SIGHUP: 'hup',

@@ -36,7 +36,7 @@ import { s6Observation } from './states.js';
 export const S6Instance = scanInstanceSchema('s6', '/etc/s6/scan');
 
 /** s6-svc's option for each signal it can send (others go to the pid directly) */
-const SVC_SIGNALS: Partial<Record<NodeJS.Signals, string>> = {
+const SVC_SIGNALS: Partial<Record<string, string>> = {
   SIGALRM: '-a',
   SIGABRT: '-b',
   SIGQUIT: '-q',

@@ -7,7 +7,7 @@
  *   - Scan dir: the scanner never sees services_dir. metainit assembles its own directory of
  *     links, <root>/run/metainit/<instance>/scan, holding every service except role-vetoed ones
  *     and ones without an executable ./run (state `error`). Vetoed services show `stopped` with
- *     reason "vetoed: role held by another instance". sync() and applyRoles() rebuild the links;
+ *     the one veto reason (roles/registry.ts). sync() and applyRoles() rebuild the links;
  *     runsvdir notices within 5 s, s6 is told (s6-svscanctl -an).
  *   - State: every second, and right after every control action, each service's supervise/status
  *     is read — files only, no process per service — and mapped by the flavor's one table. The
@@ -21,6 +21,8 @@
  *   - stop(deadline): every service down (bounded by 70 % of the time left), then the scanner
  *     (scandir-scanner.ts), which SIGKILLs whatever of the instance is left at the deadline.
  */
+import { signalNumber } from '../../base/signames.js';
+import { VETO_REASON, vetoError } from '../../roles/registry.js';
 import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
 import { accessSync, constants, existsSync, readdirSync, readFileSync, realpathSync, statSync, utimesSync } from 'node:fs';
 import { join, posix } from 'node:path';
@@ -29,7 +31,7 @@ import type { Diagnostic } from '../../base/types.js';
 import { diagnostic, validate, type Subject, instanceSubject } from '../../config/errors.js';
 import { roleOfService } from '../../roles/known-services.js';
 import { hostPath, isHostRoot } from '../../supervisor/rootfs.js';
-import { assembleScanDir, findInRoot, prepareSuperviseLink, resolveIn, runIn, VETO_REASON, type Observation, type ScanFlavor, type scanInstanceSchema, type ScanInstanceConfig } from './scandir.js';
+import { assembleScanDir, findInRoot, prepareSuperviseLink, resolveIn, runIn, type Observation, type ScanFlavor, type scanInstanceSchema, type ScanInstanceConfig } from './scandir.js';
 import { Scanner } from './scanner.js';
 import type { ServiceStatus, Target } from '../../base/states.js';
 
@@ -319,7 +321,7 @@ export class ScanDirAdapter implements Adapter {
     const e = this.entries.get(name);
     if (!e) throw new Error(`${this.id(name)}: unable to ${verb}: no such service in ${this.cfg?.services_dir ?? 'services_dir'}`);
     if (e.problem) throw new Error(`${this.id(name)}: unable to ${verb}: ${e.problem}`);
-    if (this.vetoed.has(name)) throw new Error(`${this.id(name)}: unable to ${verb}: ${VETO_REASON}`);
+    if (this.vetoed.has(name)) throw vetoError(this.id(name), verb);
     return e;
   }
 
@@ -347,14 +349,14 @@ export class ScanDirAdapter implements Adapter {
     return this.control(name, 'restart', 'up', (d) => this.flavor.restart(d));
   }
 
-  async killService(name: string, sig: NodeJS.Signals): Promise<void> {
+  async killService(name: string, sig: string): Promise<void> {
     const e = this.entry(name, `send ${sig}`);
     const argv = this.flavor.signal(this.linkIn(e), sig);
     if (argv) return this.command(e, `send ${sig}`, argv);
     const pid = e.status?.pid;
     if (!pid) throw new Error(`${this.id(name)}: unable to send ${sig}: not running`);
     try {
-      process.kill(pid, sig);
+      process.kill(pid, signalNumber(sig) ?? sig);
     } catch (err) {
       throw new Error(`${this.id(name)}: unable to send ${sig}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
     }

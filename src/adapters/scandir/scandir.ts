@@ -23,7 +23,6 @@ import { InstanceBase, ServiceName } from '../../config/schema.js';
 import { hostPath, inRoot } from '../../supervisor/rootfs.js';
 import type { ServiceState, Target } from '../../base/states.js';
 
-export const VETO_REASON = 'vetoed: role held by another instance';
 /** the only environment the hosted programs get */
 export const CLEAN_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
 
@@ -67,7 +66,7 @@ export interface ScanFlavor {
   down(dirIn: string): string[];
   restart(dirIn: string): string[];
   /** argv sending `sig` through the tool, undefined when the tool cannot (then kill(pid) is used) */
-  signal(dirIn: string, sig: NodeJS.Signals): string[] | undefined;
+  signal(dirIn: string, sig: string): string[] | undefined;
   /** commands bringing every service down, waiting at most `ms` */
   downAll(dirsIn: string[], ms: number): string[][];
   /** how to ask the scanner to stop its services and exit: a command, else this signal */

@@ -23,6 +23,8 @@
  * scripts go through start-stop-daemon, which needs no PID 1; the environment carries
  * _SYSTEMCTL_SKIP_REDIRECT=1 so /lib/lsb/init-functions never hands over to systemctl.
  */
+import { signalNumber } from '../../base/signames.js';
+import { VETO_REASON, vetoError } from '../../roles/registry.js';
 import { hostPath } from '../../supervisor/rootfs.js';
 import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
 import { join } from 'node:path';
@@ -192,7 +194,7 @@ export class SysvAdapter implements Adapter {
       s.vetoed = vetoed.has(s.name) && !s.owned;
       if (!s.vetoed) continue;
       s.target = 'down';
-      s.set('stopped', 'vetoed: another instance holds its role (see metainit roles)');
+      s.set('stopped', VETO_REASON);
     }
     this.startPlan = undefined;
   }
@@ -298,7 +300,7 @@ export class SysvAdapter implements Adapter {
     const s = this.scripts.get(name);
     if (!s) throw new Error(`${this.instance}/${name}: unable to ${verb}: no such script (fix: see metainit status ${this.instance})`);
     if (s.owned && verb !== 'read logs of') throw new Error(`${s.id}: unable to ${verb}: owned by metainit (role ${s.owned}) (fix: metainit does its job itself; leave it alone)`);
-    if (s.vetoed && (verb === 'start' || verb === 'restart')) throw new Error(`${s.id}: unable to ${verb}: vetoed, another instance holds its role (fix: see metainit roles)`);
+    if (s.vetoed && (verb === 'start' || verb === 'restart')) throw vetoError(s.id, verb);
     return s;
   }
 
@@ -326,11 +328,11 @@ export class SysvAdapter implements Adapter {
     return diagnostics;
   }
 
-  async killService(name: string, signal: NodeJS.Signals): Promise<void> {
+  async killService(name: string, signal: string): Promise<void> {
     const s = this.get(name, 'kill');
     const pid = s.livePid();
     if (pid === undefined) throw new Error(`${s.id}: unable to kill: no live pid file known for this script (fix: metainit stop ${s.id})`);
-    process.kill(pid, signal);
+    process.kill(pid, signalNumber(signal) ?? signal);
   }
 
   /** Re-read /etc/init.d (the script's LSB header among them); the running script is left alone. */

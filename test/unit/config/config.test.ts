@@ -13,7 +13,7 @@ import { closest, issuesToDiagnostics, type Subject } from '../../../src/config/
 import { loadGlobal, loadInstances, loadNativeServices, resolveNativeService } from '../../../src/config/loader.js';
 import { checkConfig, planConfig } from '../../../src/manager/plan.js';
 import { knownKinds } from '../../../src/manager/registry.js';
-import { GlobalConfig, NativeService } from '../../../src/config/schema.js';
+import { GlobalConfig, NativeService, SignalName } from '../../../src/config/schema.js';
 import { parseYamlText } from '../../../src/config/yaml-file.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../../test/fixtures/config/', import.meta.url));
@@ -84,7 +84,7 @@ describe('config: instances', () => {
     expect(diagnostics).to.deep.equal([]);
     expect(instances.map((i) => i.name)).to.deep.equal(['native', 'runit']);
     const [native, runit] = instances;
-    expect(native!.config).to.deep.include({ adapter: 'native', services: join(dir, 'services.d'), root: '/', enabled: true, after: [] });
+    expect(native!.config).to.deep.include({ adapter: 'native', services: 'services.d', root: '/', enabled: true, after: [] }); // the native adapter resolves services: against the config dir
     expect(runit!.config).to.deep.include({ adapter: 'runit', services_dir: '/etc/service', root: join(dir, 'rootfs'), after: ['native', 'role:logging'] });
     expect(runit!.file).to.equal(join(dir, 'adapters.d', 'runit.yaml'));
   });
@@ -109,13 +109,15 @@ describe('config: instances', () => {
   describe('with bad instance files', () => {
     const { instances, diagnostics } = loadInstances(fixture('instances'), knownKinds());
 
-    it('skips each bad file and loads the rest', () => {
-      expect(instances.map((i) => i.name)).to.deep.equal(['main', 'off', 's6']);
+    it('skips each bad file and loads the rest (an adapter-specific key is the adapter\'s to judge)', () => {
+      expect(instances.map((i) => i.name)).to.deep.equal(['main', 'off', 's6', 'strict']);
       expect(instances.find((i) => i.name === 's6')!.config).to.deep.include({ scandir: '/run/s6' });
     });
 
-    it('checks a native instance strictly and suggests the key meant', () => {
-      expect(only(diagnostics, 'strict.yaml').message).to.match(
+    it('leaves a native instance\'s own keys to the native adapter, which checks them strictly and suggests the key meant', async () => {
+      expect(diagnostics.filter((d) => d.file.endsWith('strict.yaml'))).to.deep.equal([]);
+      const c = await checkConfig(fixture('instances'));
+      expect(only(c.plan.diagnostics, 'strict.yaml').message).to.match(
         /strict\.yaml: unable to load instance strict: key "servics" is not known \(fix: did you mean "services"\? valid keys: adapter, after, root, enabled, services\)$/,
       );
     });
@@ -250,6 +252,22 @@ describe('config: native services', () => {
   });
 });
 
+describe('config: signal names (one table: base/signames.ts)', () => {
+  it('accepts classic and real-time names in any spelling and normalises them', () => {
+    const parse = (v: unknown): unknown => SignalName.parse(v);
+    expect(['TERM', 'sigterm', 'SIGTERM', 15].map(parse)).to.deep.equal(['SIGTERM', 'SIGTERM', 'SIGTERM', 'SIGTERM']);
+    expect(['RTMIN+3', 'SIGRTMIN+3', 37].map(parse)).to.deep.equal(['SIGRTMIN+3', 'SIGRTMIN+3', 'SIGRTMIN+3']);
+    expect(parse('rtmin')).to.equal('SIGRTMIN');
+  });
+
+  it('rejects what names no signal, with the fix', () => {
+    const r = SignalName.safeParse('TREM');
+    expect(r.success).to.equal(false);
+    expect(r.error?.issues[0]?.message).to.equal('"TREM" is not a signal name (fix: use a name such as TERM, INT, HUP, QUIT, KILL, USR1, RTMIN+3)');
+    expect(SignalName.safeParse('RTMIN+40').success).to.equal(false);
+  });
+});
+
 describe('config: messages for zod issues', () => {
   it('suggests a key only when one is close', () => {
     expect(closest('exce', ['exec', 'shell'])).to.equal('exec');
@@ -287,7 +305,7 @@ describe('config: messages for zod issues', () => {
   });
 });
 
-describe('config: check and plan', async () => {
+describe('config: check and plan', () => {
   it('passes a valid directory and plans instances and services in levels', async () => {
     const c = await checkConfig(fixture('valid'));
     expect(c.ok).to.equal(true);
@@ -329,7 +347,7 @@ describe('config: check and plan', async () => {
       's6: after "ghost": no such instance',
     ]);
     expect(p.levels).to.deep.equal([['main/db'], ['main/web']]);
-    expect(p.instanceLevels).to.deep.equal([['main'], ['s6']]);
+    expect(p.instanceLevels).to.deep.equal([['main', 'strict'], ['s6']]); // strict loads with nothing to run; its error is above
   });
 
   it('reports a cycle between instance files', async () => {

@@ -294,10 +294,10 @@ describe('native adapter', function () {
     h.adapter.applyRoles(new Set(['setup']));
     await h.adapter.start();
     await h.untilState('fails', 'error');
-    expect(h.status('setup')).to.include({ state: 'stopped', reason: 'vetoed by role registry' });
+    expect(h.status('setup')).to.include({ state: 'stopped', reason: 'vetoed: another instance holds its role (see metainit roles)' });
     let err: Error | undefined;
     await h.adapter.startService('setup').catch((e: Error) => (err = e));
-    expect(err?.message).to.equal('native/setup: unable to start: vetoed by role registry');
+    expect(err?.message).to.equal('native/setup: unable to start: vetoed, another instance holds its role (fix: see metainit roles)');
   });
 
   it('sync: new → started, deleted → stopped and removed, changed → stored without a respawn; reload applies it', async () => {

@@ -217,10 +217,10 @@ describe('scandir: an instance before it starts', () => {
       { role: 'logging', service: 'rsyslog' },
     ]);
     a.applyRoles(new Set(['cron']));
-    expect(a.list().find((s) => s.name === 'cron')).to.include({ state: 'stopped', target: 'down', reason: 'vetoed: role held by another instance' });
+    expect(a.list().find((s) => s.name === 'cron')).to.include({ state: 'stopped', target: 'down', reason: 'vetoed: another instance holds its role (see metainit roles)' });
     let err: Error | undefined;
     await a.startService('cron').catch((e: Error) => (err = e));
-    expect(err?.message).to.equal('runit/cron: unable to start: vetoed: role held by another instance');
+    expect(err?.message).to.equal('runit/cron: unable to start: vetoed, another instance holds its role (fix: see metainit roles)');
   });
 
   it('sync adds new entries and reports removed ones as stopped', async () => {
