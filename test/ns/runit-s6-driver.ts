@@ -226,7 +226,7 @@ const result: DriverResult = {
   messages: [],
 };
 if (process.pid !== 1) result.skip = 'runit-s6-driver: unable to run: not PID 1 of a private namespace (run it under unshare --pid --fork --mount --propagation private --mount-proc)';
-else if (!existsSync(`${TESTBED}/usr/bin/runsvdir`) || !existsSync(`${TESTBED}/usr/bin/s6-svscan`)) result.skip = `runit-s6-driver: unable to run: no test bed with runit and s6 at ${TESTBED} (build it with ../shared/testbed/mkrootfs.sh)`;
+else if (!existsSync(`${TESTBED}/usr/bin/runsvdir`) || !existsSync(`${TESTBED}/usr/bin/s6-svscan`)) result.skip = `runit-s6-driver: unable to run: no test bed with runit and s6 at ${TESTBED} (build it with test/testbed/build.sh rootfs)`;
 else {
   try {
     await main(result);

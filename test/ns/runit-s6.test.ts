@@ -21,7 +21,7 @@ const TESTBED = process.env.METAINIT_TESTBED ?? '/var/cache/metainit-testbed/roo
 
 function whyNot(): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (mount, unshare)';
-  if (!existsSync(`${TESTBED}/usr/bin/runsvdir`)) return `no test bed at ${TESTBED} (build it with ../shared/testbed/mkrootfs.sh)`;
+  if (!existsSync(`${TESTBED}/usr/bin/runsvdir`)) return `no test bed at ${TESTBED} (build it with test/testbed/build.sh rootfs)`;
   if (spawnSync('unshare', ['--version']).status !== 0) return 'unshare(1) is not available';
   return undefined;
 }

@@ -202,7 +202,7 @@ const result: DriverResult = {
 };
 
 if (process.pid !== 1) result.skip = 'sysv-openrc-driver: unable to run: not PID 1 of a private namespace (run it under unshare --pid --fork --mount --propagation private --mount-proc)';
-else if (!existsSync(`${TESTBED}/etc/init.d/hello-sysv`)) result.skip = `sysv-openrc-driver: unable to run: no test bed at ${TESTBED} (build it with ../shared/testbed/mkrootfs.sh)`;
+else if (!existsSync(`${TESTBED}/etc/init.d/hello-sysv`)) result.skip = `sysv-openrc-driver: unable to run: no test bed at ${TESTBED} (build it with test/testbed/build.sh rootfs)`;
 else {
   process.on('SIGUSR1', () => {}); // PID 1 without a listener would start the inspector
   installReaper(sys);

@@ -48,7 +48,7 @@ export function whyNot(): string | undefined {
     }
   }
   const missing = NEEDED.filter((p) => !existsSync(join(TESTBED, p)));
-  if (missing.length > 0) return `no complete test bed at ${TESTBED} (missing ${missing.join(', ')}; build it with ../shared/testbed/mkrootfs.sh or set METAINIT_TESTBED)`;
+  if (missing.length > 0) return `no complete test bed at ${TESTBED} (missing ${missing.join(', ')}; build it with test/testbed/build.sh rootfs or set METAINIT_TESTBED)`;
   return undefined;
 }
 

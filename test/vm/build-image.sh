@@ -1,64 +1,46 @@
 #!/bin/bash
 # build-image.sh — the disk image of the vm tier: the Debian test bed with metainit as its init.
 #
-# Model: the test bed's mkrootfs.sh builds kernel, initramfs and an ext4 image of a Debian rootfs
-# in a work directory of our own (never the ns tier's rootfs), with an overlay copied over the
-# rootfs just before the image is made. The overlay is assembled here from the repository's build
-# output (run `npm run build` first):
+# Model: test/testbed/build.sh makes the kernel, the initramfs and the test bed's root (the same
+# root the ns tier uses, $METAINIT_TESTBED), and from that root an ext4 image with an overlay on
+# top. The root itself is never changed: build.sh lays the overlay on a stage of hard links. The
+# overlay is assembled here from the repository's build output (run `npm run build` first):
 #
 #   /opt/metainit/        bin/ dist/src/ build/Release/metainit.node package.json
 #                         oclif.manifest.json, the production node_modules, and `node`: the
-#                         host's Node 20 binary (the image's own nodejs is Debian's 18)
+#                         host's Node 20 binary (the test bed has no Node of its own)
 #   /usr/sbin/metainit    shell wrapper; /sbin is a symlink to usr/sbin in the image, so the
 #                         kernel finds it as init=/sbin/metainit (no arguments: `boot`)
 #   /etc/metainit/        test/vm/guest-config/
 #
-# Every stage is cached by mkrootfs.sh's stamps: a rebuild of the repo makes a new image (~15 s),
-# an unchanged tree makes nothing. A fresh work directory is seeded from the ns tier's cache
-# (rootfs, kernel, .deb files) when that exists, so no download is needed.
+# build.sh's stamps make an unchanged tree a no-op; a change of the overlay's contents makes a
+# new image (~5 s), a change of the test bed rebuilds that first.
 #
 # Usage: test/vm/build-image.sh             prints the image path as its last line
-# Environment: METAINIT_VM_WORKDIR (default /var/cache/metainit-vm), METAINIT_TESTBED (the ns
-# tier's rootfs, default /var/cache/metainit-testbed/rootfs), METAINIT_TESTBED_SCRIPTS (default
-# ../shared/testbed next to the repository).
+# Environment: METAINIT_VM_WORKDIR (default /var/cache/metainit-vm: overlay/ and rootfs.ext4),
+# METAINIT_TESTBED (the test bed's root, default /var/cache/metainit-testbed/rootfs; build.sh's
+# WORKDIR is the directory above it).
 set -euo pipefail
 
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
 VM_DIR=$REPO/test/vm
-WORKDIR=${METAINIT_VM_WORKDIR:-/var/cache/metainit-vm}
-SEED=$(dirname "${METAINIT_TESTBED:-/var/cache/metainit-testbed/rootfs}")
-TESTBED=${METAINIT_TESTBED_SCRIPTS:-$(cd "$REPO/.." && pwd)/shared/testbed}
-OVERLAY=$WORKDIR/overlay
+VM_WORKDIR=${METAINIT_VM_WORKDIR:-/var/cache/metainit-vm}
+TESTBED_DIR=$(dirname "${METAINIT_TESTBED:-/var/cache/metainit-testbed/rootfs}")
+OVERLAY=$VM_WORKDIR/overlay
 
 say() { printf '[build-image %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { say "build-image: unable to build the vm image: $*"; exit 1; }
 
-[ "$(id -u)" = 0 ] || die "must run as root (mkrootfs.sh uses chroot and mkfs)"
-[ -x "$TESTBED/mkrootfs.sh" ] || die "$TESTBED/mkrootfs.sh: not found (set METAINIT_TESTBED_SCRIPTS)"
+[ "$(id -u)" = 0 ] || die "must run as root (test/testbed/build.sh uses chroot and mkfs)"
 for f in bin/run.js dist/src/pid1/main.js build/Release/metainit.node oclif.manifest.json package.json; do
     [ -e "$REPO/$f" ] || die "$REPO/$f: not found (fix: npm run build)"
 done
 NODE=$(readlink -f "$(command -v node)") || die "node: not found on the host"
 [ "$("$NODE" -p 'process.versions.node.split(".")[0]')" -ge 20 ] || die "$NODE: Node 20 or newer needed"
 
-mkdir -p "$WORKDIR/cache"
-exec 9> "$WORKDIR/.build-image.lock"
-flock 9 || die "unable to lock $WORKDIR/.build-image.lock"    # one build at a time per work dir
-
-# ------------------------------------------------------------------ seed from the ns tier's cache
-if [ ! -d "$WORKDIR/cache/debs" ] && [ -d "$SEED/cache/debs" ]; then
-    say "seeding the .deb cache from $SEED/cache/debs (hard links)"
-    cp -al "$SEED/cache/debs" "$WORKDIR/cache/debs"
-fi
-if [ ! -e "$WORKDIR/rootfs/.testbed-stamp" ] && [ -e "$SEED/rootfs/.testbed-stamp" ] && [ -f "$SEED/kernel/vmlinuz" ]; then
-    say "seeding rootfs and kernel from $SEED (mkrootfs.sh rebuilds them if they are stale)"
-    rm -rf "$WORKDIR/rootfs" "$WORKDIR/kernel"
-    cp -a "$SEED/rootfs" "$WORKDIR/rootfs.seed" && mv "$WORKDIR/rootfs.seed" "$WORKDIR/rootfs"
-    cp -a "$SEED/kernel" "$WORKDIR/kernel"
-    rm -f "$WORKDIR/kernel/initrd.img" "$WORKDIR/kernel/initrd.stamp"
-    cp "$SEED/cache/kernel-version" "$WORKDIR/cache/kernel-version"
-    echo "$WORKDIR/cache/debs/$(basename "$(cat "$SEED/cache/kernel-deb")")" > "$WORKDIR/cache/kernel-deb"
-fi
+mkdir -p "$VM_WORKDIR/logs"     # logs/: vm-boot.ts keeps each boot's console there
+exec 9> "$VM_WORKDIR/.build-image.lock"
+flock 9 || die "unable to lock $VM_WORKDIR/.build-image.lock"    # one build at a time per work dir
 
 # ------------------------------------------------------------------------------- the overlay
 rm -rf "$OVERLAY"
@@ -79,17 +61,13 @@ done <<< "$deps"
 cp -a "$VM_DIR/guest-config" "$OVERLAY/etc/metainit"
 printf '#!/bin/sh\nexec /opt/metainit/node /opt/metainit/bin/run.js "$@"\n' > "$OVERLAY/usr/sbin/metainit"
 chmod 755 "$OVERLAY/usr/sbin/metainit"
-# The overlay's directories are extracted over the rootfs's own (/, /etc, /usr …): give them the
-# usual owner and mode, and a fixed mtime so that mkrootfs.sh's image stamp (names, sizes,
-# mtimes) only changes when a file does.
+# Directories that exist in the root (/, /etc, /usr …) keep the root's owner and mode (build.sh
+# extracts with --no-overwrite-dir); new ones get the usual root:root 755.
 chown -R 0:0 "$OVERLAY"
-find "$OVERLAY" -type d -exec chmod 755 {} + -exec touch -h -d 2024-01-01T00:00:00Z {} +
-touch -h -d 2024-01-01T00:00:00Z "$OVERLAY/usr/sbin/metainit"
+find "$OVERLAY" -type d -exec chmod 755 {} +
 
-# Files of an earlier overlay that are gone from this one must not linger in the rootfs.
-rm -rf "$WORKDIR/rootfs/opt/metainit" "$WORKDIR/rootfs/etc/metainit"
-
-say "mkrootfs.sh all (WORKDIR=$WORKDIR, OVERLAY=$OVERLAY)"
-WORKDIR=$WORKDIR OVERLAY=$OVERLAY "$TESTBED/mkrootfs.sh" all >&2 || die "mkrootfs.sh failed (log above)"
-[ -f "$WORKDIR/rootfs.ext4" ] && [ -f "$WORKDIR/kernel/initrd.img" ] || die "mkrootfs.sh made no image"
-echo "$WORKDIR/rootfs.ext4"
+say "test/testbed/build.sh all (WORKDIR=$TESTBED_DIR, IMAGE=$VM_WORKDIR/rootfs.ext4, OVERLAY=$OVERLAY)"
+WORKDIR=$TESTBED_DIR IMAGE=$VM_WORKDIR/rootfs.ext4 OVERLAY=$OVERLAY "$REPO/test/testbed/build.sh" all >&2 \
+    || die "test/testbed/build.sh failed (log above)"
+[ -f "$VM_WORKDIR/rootfs.ext4" ] && [ -f "$TESTBED_DIR/kernel/initrd.img" ] || die "test/testbed/build.sh made no image"
+echo "$VM_WORKDIR/rootfs.ext4"

@@ -10,19 +10,23 @@
  * named boot is kept as $METAINIT_VM_WORKDIR/logs/vm-test-<name>.log for a look after a failure.
  *
  * `prepare()` decides whether the tier can run: it skips (or fails, with METAINIT_VM_REQUIRED=1)
- * when not root, without qemu-system-x86_64 (Debian package qemu-system-x86), e2fsprogs or
- * ../shared/testbed, or when the image cannot be built.
+ * when not root, without qemu-system-x86_64 (Debian package qemu-system-x86) or e2fsprogs, or
+ * when the image cannot be built. Kernel, initramfs and qemu runner are the repository's own test
+ * bed (test/testbed/: build.sh, boot.sh); the kernel is taken from the test bed's work directory,
+ * the one above $METAINIT_TESTBED.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 
 export const REPO = fileURLToPath(new URL('../../../', import.meta.url));
-const TESTBED = process.env.METAINIT_TESTBED_SCRIPTS ?? join(REPO, '../shared/testbed');
+const BOOT_SH = join(REPO, 'test/testbed/boot.sh');
+/** build.sh's WORKDIR: kernel/ for boot.sh (build-image.sh derives it the same way) */
+const TESTBED_DIR = dirname(process.env.METAINIT_TESTBED ?? '/var/cache/metainit-testbed/rootfs');
 const WORKDIR = process.env.METAINIT_VM_WORKDIR ?? '/var/cache/metainit-vm';
 const REQUIRED = process.env.METAINIT_VM_REQUIRED === '1';
 /** generous for TCG software emulation (a boot and poweroff takes ~30 s there) */
@@ -56,12 +60,9 @@ export function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = proces
 
 /** Why the vm tier cannot run here, or undefined when it can. */
 function whyNot(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root (mkrootfs.sh uses chroot and mkfs)';
+  if (process.getuid?.() !== 0) return 'needs root (test/testbed/build.sh uses chroot and mkfs)';
   if (spawnSync('qemu-system-x86_64', ['--version'], { stdio: 'ignore' }).status !== 0) {
     return 'qemu-system-x86_64 is not installed (fix: apt-get install qemu-system-x86)';
-  }
-  for (const f of ['boot.sh', 'mkrootfs.sh']) {
-    if (!existsSync(join(TESTBED, f))) return `no ${join(TESTBED, f)} (set METAINIT_TESTBED_SCRIPTS)`;
   }
   for (const tool of ['e2fsck', 'dumpe2fs', 'debugfs']) {
     if (spawnSync(tool, ['-V'], { stdio: 'ignore' }).error) return `${tool} is not installed (fix: apt-get install e2fsprogs)`;
@@ -158,7 +159,7 @@ export async function bootCopy(image: string, opts: BootOptions): Promise<Boot> 
   const args = ['-I', copy, '-w', '-i', '/sbin/metainit', '-m', opts.marker, '-t', String(BOOT_TIMEOUT_S), '-l', consoleFile];
   if (opts.onMarker) args.push('-q', `-monitor unix:${monitorSocket},server=on,wait=off`);
   if (opts.cmdline?.length) args.push('--', ...opts.cmdline);
-  const done = run(join(TESTBED, 'boot.sh'), args, { ...process.env, WORKDIR });
+  const done = run(BOOT_SH, args, { ...process.env, WORKDIR: TESTBED_DIR });
   if (opts.onMarker) {
     let finished = false;
     void done.then(() => (finished = true));
