@@ -47,7 +47,7 @@ PACKAGES="systemd udev dbus sysvinit-core initscripts openrc runit s6 execline b
 
 say() { printf '[testbed %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { say "build.sh: unable to build the test bed: $*"; exit 1; }
-hash() { sha256sum | cut -c1-16; }
+digest() { sha256sum | cut -c1-16; }
 need() { command -v "$1" >/dev/null || die "$1 not found (fix: apt-get install $2)"; }
 current() { [ "$FORCE" != 1 ] && [ -f "$1" ] && [ "$(cat "$1")" = "$2" ]; }  # STAMPFILE KEY
 # rm -rf, but never of a tree with something mounted in it (a bind mount of the host's /dev…)
@@ -75,7 +75,7 @@ ROOTFS_KEY=$({
     cat "$HERE/build.sh"
     (cd "$HERE/root" && find . -printf '%y %m %p %l\n' | LC_ALL=C sort && find . -type f -exec sha256sum {} + | LC_ALL=C sort)
     printf '%s\n' "${SOURCES[@]}" $PACKAGES
-} | hash)
+} | digest)
 
 # ------------------------------------------------------------------------------- the root
 build_rootfs() {
@@ -145,7 +145,7 @@ build_kernel() {
     build_rootfs
     local deb key x ir kver m n
     deb=$DEBS/$(cat "$ROOTFS/.testbed-kernel")
-    key=$({ cat "$ROOTFS/.testbed-stamp"; cat "$HERE/initramfs-init"; } | hash)
+    key=$({ cat "$ROOTFS/.testbed-stamp"; cat "$HERE/initramfs-init"; } | digest)
     if current "$KERNEL/stamp" "$key"; then say "kernel and initrd up to date ($KERNEL)"; return; fi
     [ -f "$deb" ] || die "$deb: not found (fix: FORCE=1 $0 rootfs)"
     need dpkg-deb dpkg; need depmod kmod; need modprobe kmod; need cpio cpio; need gzip gzip
@@ -186,7 +186,7 @@ build_image() {
     key=$({
         cat "$ROOTFS/.testbed-stamp"; echo "$IMAGE_FREE_MB"
         [ -z "$OVERLAY" ] || (cd "$OVERLAY" && find . -printf '%y %m %U:%G %p %l\n' | LC_ALL=C sort && find . -type f -exec sha256sum {} + | LC_ALL=C sort)
-    } | hash)
+    } | digest)
     if current "$IMAGE.stamp" "$key"; then say "image up to date ($IMAGE)"; return; fi
     need mkfs.ext4 e2fsprogs
     # A stage of hard links to the root; tar replaces (unlinks) a file before writing it, so the
