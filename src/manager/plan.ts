@@ -115,22 +115,7 @@ export function planStage(stage: Pick<Stage2, 'dir' | 'diagnostics' | 'instances
   const svcCycles = services.findCycles();
   for (const c of svcCycles) cycleDiags.push(cycleDiagnostic(c, fileOf.get(c[0]!) ?? stage.dir, c[0]!.slice(0, c[0]!.indexOf('/'))));
 
-  // instance files' after:
-  const instanceNodes: GraphNode[] = [];
-  for (const i of stage.instances) {
-    const edges: string[] = [];
-    for (const ref of i.after) {
-      if (ref.startsWith('role:')) continue;
-      const name = ref.includes('/') ? ref.slice(0, ref.indexOf('/')) : ref;
-      if (disabled.has(name)) refDiags.push(disabledRef(i.name, i.file, ref, name));
-      else if (!instanceNames.includes(name)) {
-        unknownRefs.push({ from: i.name, ref, file: i.file });
-        refDiags.push(unknownRef(i.name, i.file, ref, 'no such instance'));
-      } else edges.push(name);
-    }
-    instanceNodes.push({ id: i.name, after: edges });
-  }
-  const instances = new DepGraph(instanceNodes);
+  const instances = instanceGraph(stage.instances, disabled, instanceNames, refDiags, unknownRefs);
   const instLevels = instances.levels();
   const instCycles = instances.findCycles();
   for (const c of instCycles) cycleDiags.push(cycleDiagnostic(c, stage.instances.find((i) => i.name === c[0])?.file ?? stage.dir, undefined));
@@ -146,6 +131,25 @@ export function planStage(stage: Pick<Stage2, 'dir' | 'diagnostics' | 'instances
     blocked: [...instLevels.cyclic, ...instLevels.blocked, ...svcLevels.cyclic, ...svcLevels.blocked],
     unknownRefs,
   };
+}
+
+/** The instances' own `after:` as a graph (roles are the registry's); unknown and disabled names reported. */
+function instanceGraph(instances: LoadedInstance[], disabled: Set<string>, names: string[], refDiags: Diagnostic[], unknownRefs: UnknownRef[]): DepGraph {
+  const nodes: GraphNode[] = [];
+  for (const i of instances) {
+    const edges: string[] = [];
+    for (const ref of i.after) {
+      if (ref.startsWith('role:')) continue;
+      const name = ref.includes('/') ? ref.slice(0, ref.indexOf('/')) : ref;
+      if (disabled.has(name)) refDiags.push(disabledRef(i.name, i.file, ref, name));
+      else if (!names.includes(name)) {
+        unknownRefs.push({ from: i.name, ref, file: i.file });
+        refDiags.push(unknownRef(i.name, i.file, ref, 'no such instance'));
+      } else edges.push(name);
+    }
+    nodes.push({ id: i.name, after: edges });
+  }
+  return new DepGraph(nodes);
 }
 
 // ----------------------------------------------------------------------------- messages

@@ -17,10 +17,11 @@
  * Every step logs one line; nothing here throws.
  */
 import { readdirSync, readFileSync } from 'node:fs';
-import type { Logger, ShutdownKind } from '../base/types.js';
 import type { Mode } from '../base/mode.js';
-import { KEEP_AT_SHUTDOWN, mountTable } from './mounts.js';
 import { MNT_DETACH, MS, RB, type Sys } from '../base/sys.js';
+import { sleep } from '../base/time.js';
+import type { Logger, ShutdownKind } from '../base/types.js';
+import { KEEP_AT_SHUTDOWN, mountTable } from './mounts.js';
 
 
 interface ProcInfo {
@@ -66,7 +67,6 @@ export function victims(mode: Mode, self = process.pid, procs = readProcs()): nu
   return out;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 /** Stage 4 steps 1–3. Returns how many processes had to be KILLed. */
 export async function finalKill(mode: Mode, sys: Sys, log: Logger, graceMs: number): Promise<number> {

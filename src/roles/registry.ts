@@ -26,9 +26,9 @@
  * `metainit roles` table (roleTable, formatRoleTable). No zod at run time: the CLI fast path
  * imports the formatter.
  */
+import { z } from 'zod';
 import type { Diagnostic } from '../base/types.js';
 import type { GlobalConfig } from '../config/schema.js';
-import { z } from 'zod';
 import type { MetainitRole } from './lsb-facilities.js';
 
 /** Why a vetoed service is not running — the one wording every adapter shows in `status`. */
@@ -110,20 +110,57 @@ type Owner = { kind: 'metainit' } | { kind: 'instance'; instance: string } | { k
 
 // ------------------------------------------------------------------------------ decision
 
+type Diag = (level: Diagnostic['level'], key: string, message: string, service?: string) => void;
+type Claimed = Map<string, { ref: ServiceRef; roles: Set<string> }>;
+type Conflict = { role: string; cands: ServiceRef[]; pick: ServiceRef };
+
 export function decideRoles(input: RoleInput): RoleDecision {
   const file = input.file ?? 'metainit.yaml';
   const diagnostics: Diagnostic[] = [];
   const roles = [...new Set([...input.roles, ...input.policy.extra])];
-  const known = new Set(roles);
   const instances = new Set(input.instances);
-  const diag = (level: Diagnostic['level'], key: string, message: string, service?: string): void => {
+  const diag: Diag = (level, key, message, service) => {
     diagnostics.push({ level, file, key, message, ...(service !== undefined ? { service } : {}) });
   };
+  const { byRole, rolesOf } = groupClaims(input.claims, roles, diag);
+  const owners = parseOwners(input.policy.owners, new Set(roles), instances, byRole, diag);
+  const priority = [...new Set(input.policy.priority)].filter((i) => instances.has(i) || input.claims.some((c) => c.instance === i));
 
-  // Claims of known roles, grouped by role (name order) and by service.
+  // Grant, exclude services that would run half, repeat until stable (the excluded set only grows).
+  const excluded = new Map<string, string>(); // id → role it lost
+  let round = grantRound(roles, byRole, excluded, owners, priority);
+  for (let halves = halfHolders(rolesOf, roles, round.grants, excluded); halves.length > 0; halves = halfHolders(rolesOf, roles, round.grants, excluded)) {
+    for (const [id, lost] of halves) {
+      excluded.set(id, lost);
+      const won = roles.filter((r) => rolesOf.get(id)!.roles.has(r) && grantId(round.grants.get(r)!) === id);
+      diag(
+        'warning',
+        `roles.owners.${lost}`,
+        `${id}: unable to hold role ${won.join(', ')}: it also claims ${lost}, held by ${grantId(round.grants.get(lost)!)}, and a service cannot run half; it is vetoed (fix: set roles.owners.${lost} to ${id}, or roles.owners.${won[0]} to another claimant)`,
+        id,
+      );
+    }
+    round = grantRound(roles, byRole, excluded, owners, priority);
+  }
+  const { grants, conflicts } = round;
+  for (const { role, cands, pick } of conflicts) {
+    diag(
+      'warning',
+      'roles.priority',
+      `role ${role}: unable to choose an owner by policy: claimed by ${cands.map(idOf).join(', ')}; picked ${idOf(pick)} by instance name (fix: set roles.owners.${role} or list the instances in roles.priority in metainit.yaml)`,
+    );
+  }
+  const { vetoed, vetoedBy } = vetoes(input.instances, rolesOf, roles, grants, excluded);
+  const claimants = new Map([...byRole].map(([r, list]) => [r, list.map(idOf)]));
+  return { grants, vetoed, vetoedBy, claimants, diagnostics };
+}
+
+/** Claims of known roles, grouped by role (claimants in name order) and by service. */
+function groupClaims(claims: InstanceClaim[], roles: string[], diag: Diag): { byRole: Map<string, ServiceRef[]>; rolesOf: Claimed } {
+  const known = new Set(roles);
   const byRole = new Map<string, ServiceRef[]>(roles.map((r) => [r, []]));
-  const rolesOf = new Map<string, { ref: ServiceRef; roles: Set<string> }>();
-  for (const c of input.claims) {
+  const rolesOf: Claimed = new Map();
+  for (const c of claims) {
     const ref = { instance: c.instance, service: c.service };
     const id = idOf(ref);
     if (!known.has(c.role)) {
@@ -137,60 +174,44 @@ export function decideRoles(input: RoleInput): RoleDecision {
     byRole.get(c.role)!.push(ref);
   }
   for (const list of byRole.values()) list.sort(byRef);
+  return { byRole, rolesOf };
+}
 
-  const owners = parseOwners(input.policy.owners, known, instances, byRole, diag);
-  const priority = [...new Set(input.policy.priority)].filter((i) => instances.has(i) || input.claims.some((c) => c.instance === i));
-
-  // Grant, exclude services that would run half, repeat until stable.
-  const excluded = new Map<string, string>(); // id → role it lost
-  let grants: Map<string, Grant>;
-  let conflicts: Array<{ role: string; cands: ServiceRef[]; pick: ServiceRef }>;
-  for (;;) {
-    grants = new Map();
-    conflicts = [];
-    for (const role of roles) {
-      const cands = byRole.get(role)!.filter((c) => !excluded.has(idOf(c)));
-      const owner = owners.get(role);
-      let grant: Grant | undefined;
-      if (owner?.kind === 'metainit' || (!owner && METAINIT_ROLES.includes(role))) grant = METAINIT;
-      else if (owner) grant = cands.find((c) => c.instance === owner.instance && (owner.kind === 'instance' || c.service === owner.service));
-      if (grant === undefined) {
-        const ranked = priority.map((inst) => cands.find((c) => c.instance === inst)).find((c) => c !== undefined);
-        grant = ranked ?? cands[0] ?? null;
-        if (!ranked && grant && new Set(cands.map((c) => c.instance)).size > 1) conflicts.push({ role, cands, pick: grant });
-      }
-      grants.set(role, grant);
+/** One grant per role by rules 1–4, the excluded services left out. */
+function grantRound(roles: string[], byRole: Map<string, ServiceRef[]>, excluded: Map<string, string>, owners: Map<string, Owner>, priority: string[]): { grants: Map<string, Grant>; conflicts: Conflict[] } {
+  const grants = new Map<string, Grant>();
+  const conflicts: Conflict[] = [];
+  for (const role of roles) {
+    const cands = byRole.get(role)!.filter((c) => !excluded.has(idOf(c)));
+    const owner = owners.get(role);
+    let grant: Grant | undefined;
+    if (owner?.kind === 'metainit' || (!owner && METAINIT_ROLES.includes(role))) grant = METAINIT;
+    else if (owner) grant = cands.find((c) => c.instance === owner.instance && (owner.kind === 'instance' || c.service === owner.service));
+    if (grant === undefined) {
+      const ranked = priority.map((inst) => cands.find((c) => c.instance === inst)).find((c) => c !== undefined);
+      grant = ranked ?? cands[0] ?? null;
+      if (!ranked && grant && new Set(cands.map((c) => c.instance)).size > 1) conflicts.push({ role, cands, pick: grant });
     }
-    const halves: Array<[string, string]> = [];
-    for (const [id, { roles: claimed }] of rolesOf) {
-      if (excluded.has(id)) continue;
-      const held = [...claimed].filter((r) => grantId(grants.get(r)!) === id);
-      const lost = roles.find((r) => claimed.has(r) && grantId(grants.get(r)!) !== id);
-      if (held.length > 0 && lost !== undefined) halves.push([id, lost]);
-    }
-    if (halves.length === 0) break;
-    for (const [id, lost] of halves) {
-      excluded.set(id, lost);
-      const won = roles.filter((r) => rolesOf.get(id)!.roles.has(r) && grantId(grants.get(r)!) === id);
-      diag(
-        'warning',
-        `roles.owners.${lost}`,
-        `${id}: unable to hold role ${won.join(', ')}: it also claims ${lost}, held by ${grantId(grants.get(lost)!)}, and a service cannot run half; it is vetoed (fix: set roles.owners.${lost} to ${id}, or roles.owners.${won[0]} to another claimant)`,
-        id,
-      );
-    }
+    grants.set(role, grant);
   }
+  return { grants, conflicts };
+}
 
-  for (const { role, cands, pick } of conflicts) {
-    diag(
-      'warning',
-      'roles.priority',
-      `role ${role}: unable to choose an owner by policy: claimed by ${cands.map(idOf).join(', ')}; picked ${idOf(pick)} by instance name (fix: set roles.owners.${role} or list the instances in roles.priority in metainit.yaml)`,
-    );
+/** Services that hold some of the roles they claim but lose another: [id, a role it lost]. */
+function halfHolders(rolesOf: Claimed, roles: string[], grants: Map<string, Grant>, excluded: Map<string, string>): Array<[string, string]> {
+  const halves: Array<[string, string]> = [];
+  for (const [id, { roles: claimed }] of rolesOf) {
+    if (excluded.has(id)) continue;
+    const held = [...claimed].filter((r) => grantId(grants.get(r)!) === id);
+    const lost = roles.find((r) => claimed.has(r) && grantId(grants.get(r)!) !== id);
+    if (held.length > 0 && lost !== undefined) halves.push([id, lost]);
   }
+  return halves;
+}
 
-  // Everyone who claims a role they do not hold is vetoed.
-  const vetoed = new Map<string, Set<string>>(input.instances.map((i) => [i, new Set<string>()]));
+/** Everyone who claims a role they do not hold is vetoed. */
+function vetoes(instances: string[], rolesOf: Claimed, roles: string[], grants: Map<string, Grant>, excluded: Map<string, string>): { vetoed: Map<string, Set<string>>; vetoedBy: Map<string, string> } {
+  const vetoed = new Map<string, Set<string>>(instances.map((i) => [i, new Set<string>()]));
   const vetoedBy = new Map<string, string>();
   for (const [id, { ref, roles: claimed }] of rolesOf) {
     const lost = excluded.get(id) ?? roles.find((r) => claimed.has(r) && grantId(grants.get(r)!) !== id);
@@ -199,8 +220,7 @@ export function decideRoles(input: RoleInput): RoleDecision {
     if (!vetoed.has(ref.instance)) vetoed.set(ref.instance, new Set());
     vetoed.get(ref.instance)!.add(ref.service);
   }
-  const claimants = new Map([...byRole].map(([r, list]) => [r, list.map(idOf)]));
-  return { grants, vetoed, vetoedBy, claimants, diagnostics };
+  return { vetoed, vetoedBy };
 }
 
 /** Validate `roles.owners`; invalid entries become error diagnostics and are left out. */

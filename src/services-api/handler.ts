@@ -7,16 +7,16 @@
  * (still on its way after JOB_TIMEOUT_MS — the job itself goes on). Subscriptions filter the
  * manager's event stream by type and, for `logs -f`, by service.
  */
-import type { Logger } from '../base/types.js';
 import type { Mode } from '../base/mode.js';
+import { DEFAULT_KINDS, isFailed, isReady, type ServiceStatus } from '../base/states.js';
 import type { Sys } from '../base/sys.js';
 import type { ShutdownKind } from '../base/types.js';
-import { checkConfig, planStage } from '../manager/plan.js';
+import type { Diagnostic } from '../base/types.js';
+import type { Logger } from '../base/types.js';
 import { roleTable } from '../roles/registry.js';
 import type { Manager, ManagerEvent } from '../manager/manager.js';
-import { DEFAULT_KINDS, isFailed, isReady, type ServiceStatus } from '../base/states.js';
+import { checkConfig, planStage } from '../manager/plan.js';
 import type { JobResult, Method } from './protocol.js';
-import type { Diagnostic } from '../base/types.js';
 import { ApiServer, type ConnInfo, type Handler, type SubscriptionFilter } from './server.js';
 import { listenUnix } from './unix.js';
 
@@ -48,59 +48,75 @@ export function jobOutcome(job: Job, st: ServiceStatus, since0: number): JobResu
   return null;
 }
 
-export function createHandler(manager: Manager, hooks: ApiHooks, version: string): Handler {
-  const one = (name: string): ServiceStatus => {
-    const st = manager.status(name)[0];
-    if (!st) throw new Error(`${name}: unable to find service: no such service (fix: see metainit status)`);
-    return st;
-  };
+/** The status of one service by name; a user-facing error when there is none. */
+function one(manager: Manager, name: string): ServiceStatus {
+  const st = manager.status(name)[0];
+  if (!st) throw new Error(`${name}: unable to find service: no such service (fix: see metainit status)`);
+  return st;
+}
 
-  const runJob = async (job: Job, name: string): Promise<JobResult> => {
-    const before = one(name);
-    let armed = false; // a restart passes through stopped/down on its way: judge only once control() returned
-    let finish: ((result: JobResult['result']) => void) | undefined;
-    const done = new Promise<JobResult>((resolve) => {
-      const timer = setTimeout(() => finish?.('timeout'), JOB_TIMEOUT_MS);
-      const onEvent = (ev: ManagerEvent): void => {
-        if (!armed || ev.type !== 'state' || ev.status.id !== before.id) return;
-        const outcome = jobOutcome(job, ev.status, before.since);
-        if (outcome) finish?.(outcome);
-      };
-      finish = (result) => {
-        clearTimeout(timer);
-        manager.events.off('event', onEvent);
-        finish = undefined;
-        resolve({ result, status: one(before.id) });
-      };
-      manager.events.on('event', onEvent);
-    });
-    await manager.control(job, name);
-    armed = true;
-    const outcome = jobOutcome(job, one(before.id), before.since); // already there?
-    if (outcome) finish?.(outcome);
-    return done;
-  };
+/** start / stop / restart: ask, then wait for the outcome in the event stream (or JOB_TIMEOUT_MS). */
+async function runJob(manager: Manager, job: Job, name: string): Promise<JobResult> {
+  const before = one(manager, name);
+  let armed = false; // a restart passes through stopped/down on its way: judge only once control() returned
+  let finish: ((result: JobResult['result']) => void) | undefined;
+  const done = new Promise<JobResult>((resolve) => {
+    const timer = setTimeout(() => finish?.('timeout'), JOB_TIMEOUT_MS);
+    const onEvent = (ev: ManagerEvent): void => {
+      if (!armed || ev.type !== 'state' || ev.status.id !== before.id) return;
+      const outcome = jobOutcome(job, ev.status, before.since);
+      if (outcome) finish?.(outcome);
+    };
+    finish = (result) => {
+      clearTimeout(timer);
+      manager.events.off('event', onEvent);
+      finish = undefined;
+      resolve({ result, status: one(manager, before.id) });
+    };
+    manager.events.on('event', onEvent);
+  });
+  await manager.control(job, name);
+  armed = true;
+  const outcome = jobOutcome(job, one(manager, before.id), before.since); // already there?
+  if (outcome) finish?.(outcome);
+  return done;
+}
 
-  const calls: { [M in Method]?: (p: Record<string, unknown>) => Promise<unknown> | unknown } = {
+/** reload / apply: one call that re-reads a definition; failed when its file has an error */
+async function definitionJob(manager: Manager, run: () => Promise<Diagnostic[]>, name: string): Promise<JobResult> {
+  const diagnostics = await run();
+  return { result: diagnostics.some((d) => d.level === 'error') ? 'failed' : 'done', status: one(manager, name), diagnostics };
+}
+
+type Calls = { [M in Method]?: (p: Record<string, unknown>) => Promise<unknown> | unknown };
+
+/** Each method, one manager call. */
+function methods(manager: Manager, hooks: ApiHooks, version: string): Calls {
+  const power = (kind: ShutdownKind): { ok: true } => {
+    setImmediate(() => hooks.shutdown(kind));
+    return { ok: true };
+  };
+  const name = (p: Record<string, unknown>): string => p.name as string;
+  return {
     status: (p) => ({
       manager: { pid: process.pid, mode: hooks.mode, uptime: Date.now() - hooks.startedAt, reaped: hooks.reaped(), version },
       // one service by name whatever its kind; the whole list shows services and oneshots unless all
       services: manager.status(p.name as string | undefined).filter((s) => p.name !== undefined || p.all === true || DEFAULT_KINDS.includes(s.kind)),
     }),
-    start: (p) => runJob('start', p.name as string),
-    stop: (p) => runJob('stop', p.name as string),
-    restart: (p) => runJob('restart', p.name as string),
-    reload: (p) => definitionJob(() => manager.reload(p.name as string), p.name as string),
-    apply: (p) => definitionJob(() => manager.apply(p.name as string), p.name as string),
+    start: (p) => runJob(manager, 'start', name(p)),
+    stop: (p) => runJob(manager, 'stop', name(p)),
+    restart: (p) => runJob(manager, 'restart', name(p)),
+    reload: (p) => definitionJob(manager, () => manager.reload(name(p)), name(p)),
+    apply: (p) => definitionJob(manager, () => manager.apply(name(p)), name(p)),
     sync: () => manager.sync(),
     kill: async (p) => {
-      await manager.kill(p.name as string, p.signal as string);
+      await manager.kill(name(p), p.signal as string);
       return { ok: true };
     },
-    logs: (p) => manager.logs(p.name as string, p.lines as number),
+    logs: (p) => manager.logs(name(p), p.lines as number),
     plan: () => {
-      const p = planStage({ dir: manager.configDir, diagnostics: [], instances: manager.instances, disabled: [], files: manager.files });
-      return { levels: p.levels, instanceLevels: p.instanceLevels, summaries: p.summaries };
+      const plan = planStage({ dir: manager.configDir, diagnostics: [], instances: manager.instances, disabled: [], files: manager.files });
+      return { levels: plan.levels, instanceLevels: plan.instanceLevels, summaries: plan.summaries };
     },
     check: async (): Promise<Diagnostic[]> => {
       const c = await checkConfig(manager.configDir);
@@ -119,18 +135,10 @@ export function createHandler(manager: Manager, hooks: ApiHooks, version: string
       return { ok: true };
     },
   };
+}
 
-  /** reload / apply: one call that re-reads a definition; failed when its file has an error */
-  async function definitionJob(run: () => Promise<Diagnostic[]>, name: string): Promise<JobResult> {
-    const diagnostics = await run();
-    return { result: diagnostics.some((d) => d.level === 'error') ? 'failed' : 'done', status: one(name), diagnostics };
-  }
-
-  function power(kind: ShutdownKind): { ok: true } {
-    setImmediate(() => hooks.shutdown(kind));
-    return { ok: true };
-  }
-
+export function createHandler(manager: Manager, hooks: ApiHooks, version: string): Handler {
+  const calls = methods(manager, hooks, version);
   return {
     async call(method: Method, params: unknown, _conn: ConnInfo): Promise<unknown> {
       const fn = calls[method];

@@ -19,11 +19,11 @@
  * This module loads zod (≈60 ms), so the CLI client (client.ts) imports only its *types*.
  */
 import { z } from 'zod';
+import { Event, EventType } from '../base/events.js';
+import { ServiceStatus } from '../base/states.js';
 import { Diagnostic } from '../base/types.js';
 import { SignalName } from '../config/schema.js';
 import { RoleRow } from '../roles/registry.js';
-import { Event, EventType } from '../base/events.js';
-import { ServiceStatus } from '../base/states.js';
 
 export const PROTOCOL_VERSION = 1;
 /** Longest request line (unix socket) or message (WebSocket) the server reads. */
@@ -196,9 +196,6 @@ export type EventMessage = z.infer<typeof EventMessage>;
 export const ServerMessage = z.union([ResultResponse, ErrorResponse, EventMessage]);
 export type ServerMessage = z.infer<typeof ServerMessage>;
 
-// The wire types must stay what the rest of metainit produces; these fail to compile otherwise.
-type Assert<T extends true> = T;
-type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 
 // ----------------------------------------------------------------------------- decoding and encoding
 

@@ -12,10 +12,10 @@
  * Framing: one JSON message per line (LineSplitter from client.ts), at most MAX_MESSAGE_BYTES.
  */
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readFileSync, unlinkSync } from 'node:fs';
-import { connect as netConnect, createServer, type Server, type Socket } from 'node:net';
+import { connect as netConnect, createServer, type Socket } from 'node:net';
 import { dirname } from 'node:path';
-import type { Logger } from '../base/types.js';
 import type { PeerCred, Sys } from '../base/sys.js';
+import type { Logger } from '../base/types.js';
 import { lookupGroup } from '../supervisor/userdb.js';
 import { DEFAULT_SOCKET, LineSplitter } from './client.js';
 import { MAX_MESSAGE_BYTES, encodeError } from './protocol.js';

@@ -75,6 +75,17 @@ export async function waitUntil(cond: () => boolean, deadline: number): Promise<
   return true;
 }
 
+/**
+ * End what is left of a process family: give it until `graceUntil` to exit by itself, then TERM,
+ * then KILL at `deadline` (ms epochs). `members()` is asked afresh each time.
+ */
+export async function endFamily(members: () => number[], graceUntil: number, deadline: number): Promise<void> {
+  if (await waitUntil(() => members().length === 0, Math.min(deadline, graceUntil))) return;
+  for (const pid of members()) signalPid(pid, 'SIGTERM');
+  await waitUntil(() => members().length === 0, deadline);
+  for (const pid of members()) signalPid(pid, 'SIGKILL');
+}
+
 export class ProcessFamily {
   /** session id → start time of its leader when it was remembered (undefined: leader was gone) */
   private readonly sessions = new Map<number, string | undefined>();

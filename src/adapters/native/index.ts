@@ -16,19 +16,21 @@
  *   - serialises {name, pid, state, since, restarts, log fds} for a re-exec of PID 1 and re-adopts
  *     from it (an adopted pid's exit then comes from the reaper's watch).
  */
-import { z } from 'zod';
-import { instanceSubject, validate } from '../../config/errors.js';
-import { InstanceBase } from '../../config/schema.js';
-import { VETO_REASON, vetoError } from '../../roles/registry.js';
-import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
 import { closeSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { loadNativeServices, type NativeServiceEntry } from '../../config/loader.js';
-import { serviceGraph, type DepGraph } from '../../supervisor/graph.js';
+import { z } from 'zod';
 import type { ServiceStatus } from '../../base/states.js';
-import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim } from '../adapter.js';
+import { sleep as sleepFor } from '../../base/time.js';
 import type { Diagnostic } from '../../base/types.js';
-import { Service, type RestartPolicy, type ServiceHost, type ServiceSnapshot } from './service.js';
+import { instanceSubject, validate } from '../../config/errors.js';
+import { loadNativeServices, type NativeServiceEntry } from '../../config/loader.js';
+import { InstanceBase } from '../../config/schema.js';
+import { VETO_REASON, vetoError } from '../../roles/registry.js';
+import { serviceGraph, type DepGraph } from '../../supervisor/graph.js';
+import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
+import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim } from '../adapter.js';
+import type { ServiceHost, ServiceSnapshot } from './host.js';
+import { Service } from './service.js';
 
 /** Shape of `snapshot()` output. */
 export interface NativeSnapshot {
@@ -305,9 +307,7 @@ export class NativeAdapter implements Adapter {
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms).unref());
-}
+const sleep = (ms: number): Promise<void> => sleepFor(ms, { unref: true });
 
 /** The factory the manager gets from adapters/factories.ts for `adapter: native`. */
 export const createNativeAdapter: AdapterFactory = (ctx) => new NativeAdapter(ctx);

@@ -30,46 +30,14 @@
  *
  * The table as data, with what each action does, is in states.ts; the actions are below.
  */
-import type { AdapterEvent, DepState } from '../adapter.js';
-import type { Logger } from '../../base/types.js';
-import type { ResolvedNativeService } from '../../config/loader.js';
-import type { Sys } from '../../base/sys.js';
-import { Backoff } from '../../supervisor/backoff.js';
-import { LogSink, logTarget, type LogFds, type LogSinkOptions } from '../../supervisor/logsink.js';
-import { adoptRun, describeExit, ExecError, signalRun, spawnRun, type ExitStatus, type Run, type WatchPid } from '../../supervisor/process.js';
-import { Readiness, readySpec } from '../../supervisor/readiness.js';
 import type { ServiceState, ServiceStatus, Target } from '../../base/states.js';
+import type { ResolvedNativeService } from '../../config/loader.js';
+import { Backoff } from '../../supervisor/backoff.js';
+import { LogSink } from '../../supervisor/logsink.js';
+import { adoptRun, describeExit, ExecError, signalRun, spawnRun, type ExitStatus, type Run } from '../../supervisor/process.js';
+import { Readiness, readySpec } from '../../supervisor/readiness.js';
+import { refName, sinkOptions, type RestartPolicy, type ServiceHost, type ServiceSnapshot } from './host.js';
 import { TABLE, type Action, type ServiceEvent } from './states.js';
-
-export type RestartPolicy = 'always' | 'on-failure' | 'never';
-
-/** What the adapter gives every service. */
-export interface ServiceHost {
-  instance: string;
-  root: string;
-  runDir: string;
-  logDir: string;
-  sys: Sys;
-  log: Logger;
-  emit(ev: AdapterEvent): void;
-  /** where a dependency named in `after` stands */
-  depState(ref: string): DepState;
-  /** the reaper's watch for pids that are not libuv children (adopted after a re-exec) */
-  watchPid?: WatchPid | undefined;
-}
-
-/** What survives a re-exec of PID 1 (see NativeAdapter.snapshot). */
-export interface ServiceSnapshot {
-  name: string;
-  state: ServiceState;
-  target: Target;
-  since: number;
-  restarts: number;
-  reason?: string | undefined;
-  pid?: number | undefined;
-  startedAt?: number | undefined;
-  logFds?: LogFds | undefined;
-}
 
 export class Service {
   readonly id: string;
@@ -169,8 +137,8 @@ export class Service {
     const pending: string[] = [];
     for (const ref of this.def.after) {
       const st = this.host.depState(ref);
-      if (st === 'failed') return this.dispatch({ kind: 'depFailed', reason: `dependency failed: ${this.refName(ref)}` });
-      if (st !== 'ready') pending.push(this.refName(ref));
+      if (st === 'failed') return this.dispatch({ kind: 'depFailed', reason: `dependency failed: ${refName(this.host, ref)}` });
+      if (st !== 'ready') pending.push(refName(this.host, ref));
     }
     if (pending.length === 0) return this.dispatch({ kind: 'depsReady' });
     const reason = `waiting for ${pending.join(', ')}`;
@@ -205,7 +173,7 @@ export class Service {
     this.restartPolicy = policy;
     this.backoff = new Backoff(def.backoff, def.max_restarts);
     this.readiness.respec(readySpec(def.ready, def.readyArgv));
-    void this.sink?.retarget(logTarget(def.log, this.host.logDir, this.host.instance, this.name));
+    void this.sink?.retarget(sinkOptions(this.host, this.name, def).target);
   }
 
   logs(n: number): string[] {
@@ -229,7 +197,7 @@ export class Service {
   /** take over a run of a previous incarnation of PID 1 (before the adapter's start()) */
   adopt(s: ServiceSnapshot): void {
     this.adopted = true;
-    if (s.logFds) this.sink = LogSink.adopt(this.host.sys, this.sinkOptions(), s.logFds);
+    if (s.logFds) this.sink = LogSink.adopt(this.host.sys, sinkOptions(this.host, this.name, this.def), s.logFds);
     this.restarts = s.restarts;
     this.target = s.target;
     this.reason = s.reason;
@@ -317,7 +285,7 @@ export class Service {
   private spawn(): void {
     let run: Run;
     try {
-      this.sink ??= LogSink.open(this.host.sys, this.sinkOptions());
+      this.sink ??= LogSink.open(this.host.sys, sinkOptions(this.host, this.name, this.def));
       run = this.launch(this.def.argv, this.sink);
     } catch (e) {
       return this.set('error', e instanceof ExecError ? e.reason : (e as Error).message);
@@ -427,16 +395,4 @@ export class Service {
     }
   }
 
-  private refName(ref: string): string {
-    return ref.startsWith('role:') || ref.includes('/') ? ref : `${this.host.instance}/${ref}`;
-  }
-
-  private sinkOptions(): LogSinkOptions {
-    return {
-      id: this.id,
-      target: logTarget(this.def.log, this.host.logDir, this.host.instance, this.name),
-      emit: (ev) => this.host.emit(ev),
-      onError: (m) => this.host.log.warn(m),
-    };
-  }
 }

@@ -29,24 +29,26 @@
  * Cross-instance dependencies of single services are not honoured inside a runlevel (OpenRC
  * runs it in one go): put `after: [role:logging]` on the instance instead.
  */
-import { signalNumber } from '../../base/signames.js';
-import { VETO_REASON, vetoError } from '../../roles/registry.js';
-import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { signalNumber } from '../../base/signames.js';
+import type { ServiceState, ServiceStatus } from '../../base/states.js';
+import { sleep as sleepFor } from '../../base/time.js';
+import type { Diagnostic } from '../../base/types.js';
 import { diagnostic, validate, type Subject, instanceSubject } from '../../config/errors.js';
 import { Duration, InstanceBase } from '../../config/schema.js';
 import { roleOfService } from '../../roles/known-services.js';
-import { metainitOwner, ownedReason, type MetainitRole } from '../../roles/lsb-facilities.js';
+import { metainitOwner, ownedReason } from '../../roles/lsb-facilities.js';
+import { VETO_REASON, vetoError } from '../../roles/registry.js';
 import { childEnv } from '../../supervisor/environment.js';
 import { firstLivePid } from '../../supervisor/pidfile.js';
-import { LineTail, PtyPool, type PtyResult, type PtyRun } from '../../supervisor/pty-runner.js';
+import { PtyPool, type PtyResult, type PtyRun } from '../../supervisor/pty-runner.js';
 import { inRoot } from '../../supervisor/rootfs.js';
-import type { ServiceState, ServiceStatus, Target } from '../../base/states.js';
+import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
 import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim } from '../adapter.js';
-import type { Diagnostic } from '../../base/types.js';
 import { CRASHED, stateFromDirs } from './states.js';
+import { newSvc, statusOf, type Svc } from './svc.js';
 import { OpenrcTree } from './tree.js';
 
 /** OpenRC runlevels that set up or take down the machine: metainit's own job, never run. */
@@ -68,26 +70,11 @@ export type OpenrcInstance = z.infer<typeof OpenrcInstance>;
 /** period of reading the state directories */
 export const POLL_MS = 2000;
 
-interface Svc {
-  name: string;
-  /** in the configured runlevel (else started by OpenRC as a dependency) */
-  member: boolean;
-  owned: MetainitRole | undefined;
-  vetoed: boolean;
-  state: ServiceState;
-  target: Target;
-  reason: string | undefined;
-  since: number;
-  pid: number | undefined;
-  lastExit: { code: number | null; signal: string | null } | undefined;
-  tail: LineTail;
-}
-
 export interface OpenrcSnapshot {
   marked: string[];
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)).unref());
+const sleep = (ms: number): Promise<void> => sleepFor(ms, { unref: true });
 
 export class OpenrcAdapter implements Adapter {
   readonly kind = 'openrc';
@@ -133,14 +120,9 @@ export class OpenrcAdapter implements Adapter {
       return [diagnostic(this.subject, 'runlevel', `runlevel "${level}" does not exist in ${join(this.tree.root, 'etc/runlevels')}`, 'create it with rc-update add SERVICE RUNLEVEL inside the root, or use default')];
     }
     const members = new Set(this.tree.runlevelMembers(level));
-    for (const name of members) if (!this.svcs.has(name)) this.svcs.set(name, this.newSvc(name, true));
+    for (const name of members) if (!this.svcs.has(name)) this.svcs.set(name, newSvc(name, true));
     for (const s of this.svcs.values()) s.member = members.has(s.name);
     return [];
-  }
-
-  private newSvc(name: string, member: boolean): Svc {
-    const owned = metainitOwner(name);
-    return { name, member, owned, vetoed: false, state: 'stopped', target: 'down', reason: owned ? ownedReason(owned) : undefined, since: Date.now(), pid: undefined, lastExit: undefined, tail: new LineTail() };
   }
 
   claims(): RoleClaim[] {
@@ -234,7 +216,7 @@ export class OpenrcAdapter implements Adapter {
     const states = this.tree.readStates();
     for (const name of states.keys()) {
       if (this.svcs.has(name) || this.marked.has(name)) continue;
-      const s = this.newSvc(name, false); // started by OpenRC as a dependency
+      const s = newSvc(name, false); // started by OpenRC as a dependency
       if (!s.owned) s.target = 'up';
       this.svcs.set(name, s);
     }
@@ -256,15 +238,7 @@ export class OpenrcAdapter implements Adapter {
     s.state = state;
     s.reason = reason;
     s.since = Date.now();
-    this.ctx.emit({ type: 'state', status: this.statusOf(s) });
-  }
-
-  private statusOf(s: Svc): ServiceStatus {
-    const st: ServiceStatus = { id: `${this.instance}/${s.name}`, instance: this.instance, name: s.name, adapter: this.kind, state: s.state, target: s.target, since: s.since, restarts: 0, oneshot: false, kind: 'service', after: [] };
-    if (s.reason !== undefined) st.reason = s.reason;
-    if (s.pid !== undefined && s.state === 'running') st.pid = s.pid;
-    if (s.lastExit) st.lastExit = s.lastExit;
-    return st;
+    this.ctx.emit({ type: 'state', status: statusOf(this.instance, s) });
   }
 
   // ------------------------------------------------------------------------------ control
@@ -293,12 +267,12 @@ export class OpenrcAdapter implements Adapter {
   }
 
   list(): ServiceStatus[] {
-    return [...this.svcs.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => this.statusOf(s));
+    return [...this.svcs.values()].sort((a, b) => (a.name < b.name ? -1 : 1)).map((s) => statusOf(this.instance, s));
   }
 
   status(name: string): ServiceStatus | undefined {
     const s = this.svcs.get(name);
-    return s && this.statusOf(s);
+    return s && statusOf(this.instance, s);
   }
 
   /** OpenRC orders a runlevel itself (`openrc RUNLEVEL` reads every script's depend()). */

@@ -21,40 +21,23 @@
  *   - stop(deadline): every service down (bounded by 70 % of the time left), then the scanner
  *     (scandir-scanner.ts), which SIGKILLs whatever of the instance is left at the deadline.
  */
-import { signalNumber } from '../../base/signames.js';
-import { VETO_REASON, vetoError } from '../../roles/registry.js';
-import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
-import { accessSync, constants, existsSync, readdirSync, readFileSync, realpathSync, statSync, utimesSync } from 'node:fs';
+import { accessSync, constants, existsSync, readdirSync, readFileSync, utimesSync } from 'node:fs';
 import { join, posix } from 'node:path';
-import type { Adapter, AdapterContext, InstancePlan, RoleClaim } from '../adapter.js';
+import { signalNumber } from '../../base/signames.js';
+import type { ServiceStatus, Target } from '../../base/states.js';
 import type { Diagnostic } from '../../base/types.js';
 import { diagnostic, validate, type Subject, instanceSubject } from '../../config/errors.js';
 import { roleOfService } from '../../roles/known-services.js';
+import { VETO_REASON, vetoError } from '../../roles/registry.js';
 import { hostPath, isHostRoot } from '../../supervisor/rootfs.js';
-import { assembleScanDir, findInRoot, prepareSuperviseLink, resolveIn, runIn, type Observation, type ScanFlavor, type scanInstanceSchema, type ScanInstanceConfig } from './scandir.js';
+import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
+import type { Adapter, AdapterContext, InstancePlan, RoleClaim } from '../adapter.js';
+import { assembleScanDir, findInRoot, isDir, prepareSuperviseLink, realpathOr, resolveIn, runIn, type Entry, type Observation, type ScanFlavor, type scanInstanceSchema, type ScanInstanceConfig } from './scandir.js';
 import { Scanner } from './scanner.js';
-import type { ServiceStatus, Target } from '../../base/states.js';
 
 const POLL_MS = 1000;
 /** a control action this recent overrides the target the status file shows */
 const TOUCH_MS = 2000;
-
-interface Entry {
-  name: string;
-  /** service directory, symlinks resolved, inside the root */
-  dirIn: string;
-  /** the same on the host, canonical (compared with /proc/PID/cwd) */
-  hostDir: string;
-  notify: boolean;
-  /** why the service cannot run (no executable ./run): state error */
-  problem: string | undefined;
-  target: Target;
-  touchedAt: number;
-  /** after a scanner (re)start: bring the supervise process to a `down` target */
-  enforce: boolean;
-  restarts: number;
-  status?: ServiceStatus;
-}
 
 export class ScanDirAdapter implements Adapter {
   readonly kind: string;
@@ -402,21 +385,5 @@ export class ScanDirAdapter implements Adapter {
   adopt(snapshot: unknown): void {
     const pid = (snapshot as { scanner?: unknown } | null)?.scanner;
     if (typeof pid === 'number' && Number.isInteger(pid) && pid > 1) this.adoptPid = pid;
-  }
-}
-
-function isDir(p: string): boolean {
-  try {
-    return statSync(p).isDirectory();
-  } catch {
-    return false;
-  }
-}
-
-function realpathOr(p: string): string {
-  try {
-    return realpathSync(p);
-  } catch {
-    return p;
   }
 }

@@ -16,12 +16,12 @@
  * realpath (which would land in the host's /etc — and a write there would change the host).
  */
 import { execFile } from 'node:child_process';
-import { accessSync, constants, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
+import { accessSync, constants, lstatSync, mkdirSync, readdirSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { z } from 'zod';
+import type { ServiceState, ServiceStatus, Target } from '../../base/states.js';
 import { InstanceBase, ServiceName } from '../../config/schema.js';
 import { hostPath, inRoot } from '../../supervisor/rootfs.js';
-import type { ServiceState, Target } from '../../base/states.js';
 
 /** the only environment the hosted programs get */
 export const CLEAN_ENV = { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' };
@@ -170,4 +170,40 @@ export function runIn(root: string, argv: string[], timeoutMs: number): Promise<
       resolve({ code, output: `${stdout}${stderr}`.trim() || (err && code === null ? err.message : '') });
     });
   });
+}
+
+/** One service of a scan-dir instance, as the adapter tracks it. */
+export interface Entry {
+  name: string;
+  /** service directory, symlinks resolved, inside the root */
+  dirIn: string;
+  /** the same on the host, canonical (compared with /proc/PID/cwd) */
+  hostDir: string;
+  notify: boolean;
+  /** why the service cannot run (no executable ./run): state error */
+  problem: string | undefined;
+  target: Target;
+  touchedAt: number;
+  /** after a scanner (re)start: bring the supervise process to a `down` target */
+  enforce: boolean;
+  restarts: number;
+  status?: ServiceStatus;
+}
+
+/** Is `p` a directory (false when it cannot be read)? */
+export function isDir(p: string): boolean {
+  try {
+    return statSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** `p` with symlinks resolved, or `p` itself when that fails. */
+export function realpathOr(p: string): string {
+  try {
+    return realpathSync(p);
+  } catch {
+    return p;
+  }
 }

@@ -23,24 +23,24 @@
  * scripts go through start-stop-daemon, which needs no PID 1; the environment carries
  * _SYSTEMCTL_SKIP_REDIRECT=1 so /lib/lsb/init-functions never hands over to systemctl.
  */
-import { signalNumber } from '../../base/signames.js';
-import { VETO_REASON, vetoError } from '../../roles/registry.js';
-import { hostPath } from '../../supervisor/rootfs.js';
-import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { signalNumber } from '../../base/signames.js';
+import { isReady, type ServiceState, type ServiceStatus, type Target } from '../../base/states.js';
+import { sleep as sleepFor } from '../../base/time.js';
+import type { Diagnostic } from '../../base/types.js';
 import { diagnostic, validate, type Subject, instanceSubject } from '../../config/errors.js';
 import { Duration, InstanceBase, ServiceName } from '../../config/schema.js';
 import { roleOfService } from '../../roles/known-services.js';
-import { childEnv } from '../../supervisor/environment.js';
-import { ProcessFamily, processTable, signalPid, waitUntil } from '../../supervisor/proctree.js';
+import { VETO_REASON, vetoError } from '../../roles/registry.js';
 import { DepGraph } from '../../supervisor/graph.js';
+import { endFamily, ProcessFamily, processTable } from '../../supervisor/proctree.js';
 import { PtyPool } from '../../supervisor/pty-runner.js';
-import { isReady, type ServiceState, type ServiceStatus, type Target } from '../../base/states.js';
+import { hostPath } from '../../supervisor/rootfs.js';
+import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
 import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim } from '../adapter.js';
-import type { Diagnostic } from '../../base/types.js';
-import { planRunlevel, readInitDir, readRcLinks, scriptRoles, type Plan, type RcLinks } from './lsb.js';
-import { Script, type ScriptHost } from './script.js';
+import { managedScripts, planRunlevel, readInitDir, readRcLinks, scriptRoles, type Plan, type RcLinks } from './lsb.js';
+import { lsbEnv, Script, startVerdict, type ScriptHost, type StartVerdict } from './script.js';
 
 export const SysvInstance = InstanceBase.extend({
   adapter: z.literal('sysv'),
@@ -65,7 +65,7 @@ export interface SysvSnapshot {
   scripts: Array<{ name: string; state: ServiceState; target: Target; since: number; ran: boolean }>;
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, Math.max(0, ms)).unref());
+const sleep = (ms: number): Promise<void> => sleepFor(ms, { unref: true });
 
 export class SysvAdapter implements Adapter {
   readonly kind = 'sysv';
@@ -95,13 +95,7 @@ export class SysvAdapter implements Adapter {
   private makeHost(): ScriptHost {
     const adapter = this;
     let pool: PtyPool | undefined;
-    const env = (): Record<string, string> => ({
-      ...childEnv({ identity: { name: 'root', home: '/root' } }),
-      TERM: 'dumb',
-      RUNLEVEL: String(adapter.cfg?.runlevel ?? 2),
-      PREVLEVEL: 'N',
-      _SYSTEMCTL_SKIP_REDIRECT: '1',
-    });
+    const env = (): Record<string, string> => lsbEnv(adapter.cfg?.runlevel ?? 2);
     return {
       instance: this.instance,
       get root() {
@@ -147,14 +141,12 @@ export class SysvAdapter implements Adapter {
     const { scripts, problems } = readInitDir(this.root);
     const diagnostics = problems.map((p) => diagnostic(this.subject, '', p, 'make the script a readable file or add it to exclude:', 'warning'));
     this.links = readRcLinks(this.root);
-    const allow = cfg.scripts ? new Set(cfg.scripts) : undefined;
-    for (const name of allow ?? []) {
+    for (const name of cfg.scripts ?? []) {
       if (!scripts.some((s) => s.name === name)) diagnostics.push(diagnostic(this.subject, 'scripts', `"${name}" is not an executable script in ${join(this.root, 'etc/init.d')}`, 'correct the name or remove it from scripts:', 'warning'));
     }
     const seen = new Set<string>();
     const added: string[] = [];
-    for (const def of scripts) {
-      if (def.openrc || (allow && !allow.has(def.name)) || cfg.exclude.includes(def.name)) continue;
+    for (const def of managedScripts(scripts, cfg.scripts, cfg.exclude)) {
       seen.add(def.name);
       const old = this.scripts.get(def.name);
       if (old) old.def = def;
@@ -253,25 +245,11 @@ export class SysvAdapter implements Adapter {
     }
   }
 
-  /** go, wait (for what), or fail (why): local scripts first, then roles through the DependencyView. */
-  private readiness(s: Script): 'go' | { fail?: string; wait: string[] } {
+  /** go, wait (for what), or fail (why): see script.ts startVerdict */
+  private readiness(s: Script): StartVerdict {
     const cycle = this.cycles.get(s.name);
     if (cycle) return { fail: cycle, wait: [] };
-    const deps = this.currentPlan().deps.get(s.name);
-    const wait: string[] = [];
-    for (const [dep, kind] of deps?.local ?? []) {
-      const d = this.scripts.get(dep);
-      if (!d || d.target === 'down' || isReady(d.state)) continue;
-      if (d.state !== 'error') wait.push(dep);
-      else if (kind === 'required') return { fail: `dependency ${dep} failed`, wait };
-    }
-    for (const [role, kind] of deps?.roles ?? []) {
-      const st = this.ctx.deps.state(`role:${role}`, this.instance);
-      if (st === 'pending') wait.push(`role:${role}`);
-      else if (st === 'failed' && kind === 'required') return { fail: `dependency role:${role} failed`, wait };
-      else if (st === 'unknown' && kind === 'required') this.sayOnce(`${s.id}: requires role ${role}, which no instance holds; starting without it`);
-    }
-    return wait.length > 0 ? { wait } : 'go';
+    return startVerdict(s, this.currentPlan().deps.get(s.name), (n) => this.scripts.get(n), (ref) => this.ctx.deps.state(ref, this.instance), (t) => this.sayOnce(t));
   }
 
   private sayOnce(text: string): void {
@@ -384,12 +362,7 @@ export class SysvAdapter implements Adapter {
       await Promise.race([Promise.all(stops), sleep(deadline - Date.now())]);
       if (Date.now() >= deadline) break;
     }
-    const left = (): number[] => family.members(processTable(), []);
-    if (!(await waitUntil(() => left().length === 0, Math.min(deadline, Date.now() + LEFTOVER_GRACE_MS)))) {
-      for (const pid of left()) signalPid(pid, 'SIGTERM');
-      await waitUntil(() => left().length === 0, deadline);
-      for (const pid of left()) signalPid(pid, 'SIGKILL');
-    }
+    await endFamily(() => family.members(processTable(), []), Date.now() + LEFTOVER_GRACE_MS, deadline);
     if (Date.now() < deadline) return;
     this.host.pool.killAll('SIGKILL');
     for (const s of this.scripts.values()) {

@@ -30,9 +30,9 @@
  */
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { facilityMeaning } from '../../roles/lsb-facilities.js';
 import type { GraphNode } from '../../supervisor/graph.js';
 import { hostPath } from '../../supervisor/rootfs.js';
-import { facilityMeaning } from '../../roles/lsb-facilities.js';
 
 // ----------------------------------------------------------------------------- header
 
@@ -279,7 +279,22 @@ export function planRunlevel(input: PlanInput): Plan {
     for (const n of s.header?.startBefore ?? []) for (const p of providers.get(n) ?? []) addLocal(p, s.name, 'should');
   }
 
-  // required local dependencies of wanted scripts are wanted too
+  wantRequired(wanted, deps, runlevel, warnings);
+
+  // $all: after every other wanted script that does not use $all itself
+  for (const name of usesAll) {
+    for (const other of wanted) if (!usesAll.has(other)) addLocal(name, other, 'should');
+  }
+
+  orderByLinks(scripts, links, runlevel, wanted, addLocal);
+  const startNodes = scripts.map((s) => ({ id: s.name, after: [...deps.get(s.name)!.local.keys()].sort() }));
+  const stopNodes = stopGraph(scripts, startNodes, providers);
+  for (const s of scripts) if (s.headerProblem && wanted.has(s.name)) warnings.push(`${s.name}: ${s.headerProblem}; ordered by its rc link instead`);
+  return { wanted: [...wanted].sort(), deps, startNodes, stopNodes, warnings };
+}
+
+/** Required local dependencies of wanted scripts are wanted too (each said once as a warning). */
+function wantRequired(wanted: Set<string>, deps: Map<string, ScriptDeps>, runlevel: string, warnings: string[]): void {
   const queue = [...wanted];
   while (queue.length > 0) {
     const name = queue.pop()!;
@@ -290,13 +305,10 @@ export function planRunlevel(input: PlanInput): Plan {
       warnings.push(`${dep}: started although runlevel ${runlevel} does not start it, because ${name} requires it`);
     }
   }
+}
 
-  // $all: after every other wanted script that does not use $all itself
-  for (const name of usesAll) {
-    for (const other of wanted) if (!usesAll.has(other)) addLocal(name, other, 'should');
-  }
-
-  // scripts without a header: ordered by their S number in rc<N>.d, both ways
+/** Scripts without a header: ordered by their S number in rc<N>.d, both ways. */
+function orderByLinks(scripts: readonly InitScript[], links: RcLinks, runlevel: string, wanted: Set<string>, addLocal: (from: string, to: string, kind: DepKind) => void): void {
   const order = new Map((links.get(runlevel) ?? []).filter((l) => l.kind === 'S' && wanted.has(l.script)).map((l) => [l.script, l.order]));
   for (const s of scripts) {
     const n = order.get(s.name);
@@ -306,8 +318,10 @@ export function planRunlevel(input: PlanInput): Plan {
       else if (m > n) addLocal(other, s.name, 'should');
     }
   }
+}
 
-  const startNodes = scripts.map((s) => ({ id: s.name, after: [...deps.get(s.name)!.local.keys()].sort() }));
+/** The stop graph: a script stops before what it started after, and before what its Required/Should-Stop name; X-Stop-After reversed. */
+function stopGraph(scripts: readonly InitScript[], startNodes: GraphNode[], providers: Map<string, string[]>): GraphNode[] {
   const stopAfter = new Map(startNodes.map((n) => [n.id, new Set(n.after)]));
   for (const s of scripts) {
     for (const n of [...(s.header?.requiredStop ?? []), ...(s.header?.shouldStop ?? [])]) {
@@ -315,9 +329,12 @@ export function planRunlevel(input: PlanInput): Plan {
     }
     for (const n of s.header?.stopAfter ?? []) for (const p of providers.get(n) ?? []) if (p !== s.name) stopAfter.get(p)!.add(s.name);
   }
-  const stopNodes = [...stopAfter].map(([id, after]) => ({ id, after: [...after].sort() }));
-  for (const s of scripts) if (s.headerProblem && wanted.has(s.name)) warnings.push(`${s.name}: ${s.headerProblem}; ordered by its rc link instead`);
-  return { wanted: [...wanted].sort(), deps, startNodes, stopNodes, warnings };
+  return [...stopAfter].map(([id, after]) => ({ id, after: [...after].sort() }));
+}
+
+/** The scripts an instance manages: not OpenRC's, in its `scripts:` allow-list when it has one, not excluded. */
+export function managedScripts(scripts: readonly InitScript[], allow: readonly string[] | undefined, exclude: readonly string[]): InitScript[] {
+  return scripts.filter((s) => !s.openrc && (!allow || allow.includes(s.name)) && !exclude.includes(s.name));
 }
 
 // ----------------------------------------------------------------------------- readers (I/O)

@@ -17,20 +17,21 @@
  * what it is told and reports every change as a `state` event.
  */
 import { spawn } from 'node:child_process';
-import type { AdapterEvent } from '../adapter.js';
+import { isReady, type ServiceState, type ServiceStatus, type Target } from '../../base/states.js';
+import { sleep } from '../../base/time.js';
 import type { Logger } from '../../base/types.js';
 import { metainitOwner, ownedReason, type MetainitRole } from '../../roles/lsb-facilities.js';
+import { childEnv } from '../../supervisor/environment.js';
 import { firstLivePid } from '../../supervisor/pidfile.js';
 import { LineTail, type PtyPool, type PtyResult } from '../../supervisor/pty-runner.js';
 import { inRoot } from '../../supervisor/rootfs.js';
-import type { ServiceState, ServiceStatus, Target } from '../../base/states.js';
-import type { InitScript } from './lsb.js';
+import type { AdapterEvent, DepState } from '../adapter.js';
+import type { InitScript, ScriptDeps } from './lsb.js';
 import { describeActionExit, stateFromStatus } from './states.js';
 
 const STATUS_TIMEOUT_MS = 10_000;
 /** pauses before asking `status` again when it says "not running" right after a start */
 const SETTLE_MS = [200, 500, 1000];
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const TAIL_LINES = 1000;
 
 /** What a Script needs from its adapter. */
@@ -47,6 +48,41 @@ export interface ScriptHost {
   after(name: string): string[];
   /** a queued action ended: the adapter may now start what waited for it */
   settled(): void;
+}
+
+/** The environment of every init script action, as sysvinit's rc gives it (no systemctl redirection). */
+export function lsbEnv(runlevel: number): Record<string, string> {
+  return {
+    ...childEnv({ identity: { name: 'root', home: '/root' } }),
+    TERM: 'dumb',
+    RUNLEVEL: String(runlevel),
+    PREVLEVEL: 'N',
+    _SYSTEMCTL_SKIP_REDIRECT: '1',
+  };
+}
+
+/** May a script start now: go, wait (for what), or fail (why). */
+export type StartVerdict = 'go' | { fail?: string; wait: string[] };
+
+/**
+ * Local scripts it depends on first (ready, or down: fine; failed: fatal for a Required-Start),
+ * then roles through the DependencyView (a required role nobody holds is said once and ignored).
+ */
+export function startVerdict(s: Script, deps: ScriptDeps | undefined, script: (name: string) => Script | undefined, depState: (ref: string) => DepState, warn: (text: string) => void): StartVerdict {
+  const wait: string[] = [];
+  for (const [dep, kind] of deps?.local ?? []) {
+    const d = script(dep);
+    if (!d || d.target === 'down' || isReady(d.state)) continue;
+    if (d.state !== 'error') wait.push(dep);
+    else if (kind === 'required') return { fail: `dependency ${dep} failed`, wait };
+  }
+  for (const [role, kind] of deps?.roles ?? []) {
+    const st = depState(`role:${role}`);
+    if (st === 'pending') wait.push(`role:${role}`);
+    else if (st === 'failed' && kind === 'required') return { fail: `dependency role:${role} failed`, wait };
+    else if (st === 'unknown' && kind === 'required') warn(`${s.id}: requires role ${role}, which no instance holds; starting without it`);
+  }
+  return wait.length > 0 ? { wait } : 'go';
 }
 
 export class Script {
