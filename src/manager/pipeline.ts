@@ -3,7 +3,9 @@
  *
  *   load     metainit.yaml and adapters.d/*.yaml (config/loader.ts), then, per enabled instance,
  *            the adapter's factory (registry.ts) and its own `load()` — a bad file becomes a
- *            diagnostic, never a stop;
+ *            diagnostic, never a stop. An instance whose own file has an error (a wrong key,
+ *            its init missing from its root) is reported and not run; what is wrong with a
+ *            disabled instance is reported as a warning (it never runs anyway);
  *   claims   every adapter's role claims;
  *   decide   the role registry's verdict (roles/decide.ts), applied to every adapter before
  *            anything starts.
@@ -55,6 +57,8 @@ export interface InstanceFile {
   kind: string;
   file: string;
   enabled: boolean;
+  /** its `after:` as written */
+  after: string[];
 }
 
 export interface Stage2 {
@@ -101,10 +105,13 @@ export async function loadStage2(dir: string, env: StageEnv, opts: { includeDisa
     const enabled = def.config.enabled !== false;
     if (!enabled && !opts.includeDisabled) continue;
     const loaded = await createInstance(root, g.config, def.name, def.file, def.config, env);
-    diagnostics.push(...loaded.diagnostics);
-    if (loaded.instance) (enabled ? instances : disabled).push(loaded.instance);
+    // a disabled instance never runs: what is wrong with it is worth a warning, not a failed check
+    diagnostics.push(...(enabled ? loaded.diagnostics : loaded.diagnostics.map((d) => ({ ...d, level: 'warning' as const }))));
+    // an instance whose own file does not load (its keys, its init missing from its root) is not run
+    const unusable = loaded.diagnostics.some((d) => d.level === 'error' && d.file === def.file);
+    if (loaded.instance && !unusable) (enabled ? instances : disabled).push(loaded.instance);
   }
-  const files = defs.instances.map((d) => ({ name: d.name, kind: d.config.adapter, file: d.file, enabled: d.config.enabled !== false }));
+  const files = defs.instances.map((d) => ({ name: d.name, kind: d.config.adapter, file: d.file, enabled: d.config.enabled !== false, after: d.config.after }));
   const claims = instances.flatMap((i) => i.adapter.claims().map((c) => ({ instance: i.name, service: c.service, role: c.role })));
   const roles = decideForConfig(g.config, join(root, 'metainit.yaml'), claims, instances.map((i) => i.name));
   diagnostics.push(...roles.diagnostics);

@@ -16,7 +16,7 @@
  */
 import type { Diagnostic } from '../base/types.js';
 import { DepGraph, resolveRef, serviceGraph, type GraphNode, type ServiceRefs } from '../supervisor/graph.js';
-import { loadStage2, offlineEnv, type LoadedInstance, type Stage2 } from './pipeline.js';
+import { loadStage2, offlineEnv, type InstanceFile, type LoadedInstance, type Stage2 } from './pipeline.js';
 
 export interface UnknownRef {
   /** id ("instance/name") or instance name that wrote the entry */
@@ -115,10 +115,12 @@ export function planStage(stage: Pick<Stage2, 'dir' | 'diagnostics' | 'instances
   const svcCycles = services.findCycles();
   for (const c of svcCycles) cycleDiags.push(cycleDiagnostic(c, fileOf.get(c[0]!) ?? stage.dir, c[0]!.slice(0, c[0]!.indexOf('/'))));
 
-  const instances = instanceGraph(stage.instances, disabled, instanceNames, refDiags, unknownRefs);
-  const instLevels = instances.levels();
-  const instCycles = instances.findCycles();
-  for (const c of instCycles) cycleDiags.push(cycleDiagnostic(c, stage.instances.find((i) => i.name === c[0])?.file ?? stage.dir, undefined));
+  // cycles are a property of the files (all enabled ones); levels, of the instances that run
+  const instanceNodes = instanceGraph(stage.files, disabled, instanceNames, refDiags, unknownRefs);
+  const running = new Set(stage.instances.map((i) => i.name));
+  const instLevels = new DepGraph(instanceNodes.filter((n) => running.has(n.id))).levels();
+  const instCycles = new DepGraph(instanceNodes).findCycles();
+  for (const c of instCycles) cycleDiags.push(cycleDiagnostic(c, stage.files.find((f) => f.name === c[0])?.file ?? stage.dir, undefined));
 
   return {
     dir: stage.dir,
@@ -133,10 +135,14 @@ export function planStage(stage: Pick<Stage2, 'dir' | 'diagnostics' | 'instances
   };
 }
 
-/** The instances' own `after:` as a graph (roles are the registry's); unknown and disabled names reported. */
-function instanceGraph(instances: LoadedInstance[], disabled: Set<string>, names: string[], refDiags: Diagnostic[], unknownRefs: UnknownRef[]): DepGraph {
+/**
+ * The enabled instance files' own `after:` as graph nodes (roles are the registry's); unknown
+ * and disabled names are reported.
+ */
+function instanceGraph(files: InstanceFile[], disabled: Set<string>, names: string[], refDiags: Diagnostic[], unknownRefs: UnknownRef[]): GraphNode[] {
   const nodes: GraphNode[] = [];
-  for (const i of instances) {
+  for (const i of files) {
+    if (!i.enabled) continue;
     const edges: string[] = [];
     for (const ref of i.after) {
       if (ref.startsWith('role:')) continue;
@@ -149,7 +155,7 @@ function instanceGraph(instances: LoadedInstance[], disabled: Set<string>, names
     }
     nodes.push({ id: i.name, after: edges });
   }
-  return new DepGraph(nodes);
+  return nodes;
 }
 
 // ----------------------------------------------------------------------------- messages

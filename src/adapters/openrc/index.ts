@@ -117,7 +117,7 @@ export class OpenrcAdapter implements Adapter {
   private scan(): Diagnostic[] {
     const level = this.cfg!.runlevel;
     if (!this.tree.runlevelExists(level)) {
-      return [diagnostic(this.subject, 'runlevel', `runlevel "${level}" does not exist in ${join(this.tree.root, 'etc/runlevels')}`, 'create it with rc-update add SERVICE RUNLEVEL inside the root, or use default')];
+      return [diagnostic(this.subject, 'runlevel', `runlevel "${level}" does not exist in ${join(this.tree.root, 'etc/runlevels')}`, level === 'default' ? 'point root at a tree with OpenRC installed, or add a service with rc-update add SERVICE default inside the root' : 'create it with rc-update add SERVICE RUNLEVEL inside the root, or use default')];
     }
     const members = new Set(this.tree.runlevelMembers(level));
     for (const name of members) if (!this.svcs.has(name)) this.svcs.set(name, newSvc(name, true));

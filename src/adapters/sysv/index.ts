@@ -139,7 +139,7 @@ export class SysvAdapter implements Adapter {
   private rescan(): { diagnostics: Diagnostic[]; added: string[] } {
     const cfg = this.cfg!;
     const { scripts, problems } = readInitDir(this.root);
-    const diagnostics = problems.map((p) => diagnostic(this.subject, '', p, 'make the script a readable file or add it to exclude:', 'warning'));
+    const diagnostics = problems.map((p) => diagnostic(this.subject, '', p.problem, p.fix, 'warning'));
     this.links = readRcLinks(this.root);
     for (const name of cfg.scripts ?? []) {
       if (!scripts.some((s) => s.name === name)) diagnostics.push(diagnostic(this.subject, 'scripts', `"${name}" is not an executable script in ${join(this.root, 'etc/init.d')}`, 'correct the name or remove it from scripts:', 'warning'));

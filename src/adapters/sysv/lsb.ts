@@ -342,16 +342,23 @@ export function managedScripts(scripts: readonly InitScript[], allow: readonly s
 /** Files of /etc/init.d that are never init scripts. */
 const NOT_SCRIPTS = /^(\.|README$|skeleton$|functions$)|\.(dpkg-[a-z]+|ucf-[a-z]+|rpm[a-z]+|orig|bak|swp)$|~$/;
 
+/** A file or directory that could not be read, and how to mend it. */
+export interface ReadProblem {
+  problem: string;
+  fix: string;
+}
+
 /** Every executable script of ROOT/etc/init.d, scanned; unreadable files are reported. */
-export function readInitDir(root: string): { scripts: InitScript[]; problems: string[] } {
+export function readInitDir(root: string): { scripts: InitScript[]; problems: ReadProblem[] } {
   const dir = hostPath(root, '/etc/init.d');
   const scripts: InitScript[] = [];
-  const problems: string[] = [];
+  const problems: ReadProblem[] = [];
   let names: string[];
   try {
     names = readdirSync(dir).sort();
   } catch (e) {
-    return { scripts, problems: [`${dir}: unable to read directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`] };
+    const problem = `${dir}: unable to read directory: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
+    return { scripts, problems: [{ problem, fix: 'point root at a tree that has /etc/init.d (a Debian root filesystem), or disable the instance' }] };
   }
   for (const name of names) {
     if (NOT_SCRIPTS.test(name)) continue;
@@ -361,7 +368,7 @@ export function readInitDir(root: string): { scripts: InitScript[]; problems: st
       if (!st.isFile() || (st.mode & 0o111) === 0) continue;
       scripts.push(scanInitScript(name, readFileSync(file, 'utf8')));
     } catch (e) {
-      problems.push(`${file}: unable to read script: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      problems.push({ problem: `${file}: unable to read script: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, fix: 'make the script a readable file or add it to exclude:' });
     }
   }
   return { scripts, problems };

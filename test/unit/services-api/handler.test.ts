@@ -58,8 +58,8 @@ class FakeManager {
       return { name, file: `/etc/metainit/adapters.d/${name}.yaml`, kind: name, after: [], root: '/', adapter: { plan: () => plan } };
     });
   }
-  get files(): Array<{ name: string; kind: string; file: string; enabled: boolean }> {
-    return this.instances.map((i) => ({ name: i.name, kind: i.kind, file: i.file, enabled: true }));
+  get files(): Array<{ name: string; kind: string; file: string; enabled: boolean; after: string[] }> {
+    return this.instances.map((i) => ({ name: i.name, kind: i.kind, file: i.file, enabled: true, after: [] }));
   }
   resolve(name: string): { inst: { name: string }; service: string } {
     const s = this.list().find((x) => x.id === name || x.name === name);
