@@ -14,13 +14,15 @@
  * hosted scanners, and last the poweroff, whose tests read the console and the overlay's upper
  * directory (on the host, so it outlives the namespace). Needs root, unshare, nsenter and the
  * test bed (METAINIT_TESTBED, default /var/cache/metainit-testbed/rootfs); skipped otherwise.
+ * `status`, `roles`, `check` and `plan` are also compared with the cases' golden files (golden.ts).
  */
 import { expect } from 'chai';
 import { cpSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServiceStatus } from '../../src/base/states.js';
+import { cliText, expectGolden } from './golden.js';
 import { bootNs, shellStatus, type Exit, type HostProc, type Ns } from './harness.js';
-import { assertOverlay, etcChanges, inNamespace, metainitInNamespace, nsPath, overlayBoot, ROOT_IN_NS, upperDir, whyNot, type OverlayBoot } from './testbed-root.js';
+import { assertOverlay, CASES_MULTI, etcChanges, inNamespace, metainitInNamespace, nsPath, overlayBoot, ROOT_IN_NS, upperDir, whyNot, type OverlayBoot } from './testbed-root.js';
 
 /** The hosted supervisors write their own state into service directories under /etc (runsv
  *  when supervise/ is not a link into /run, s6-supervise always): not metainit's doing. */
@@ -55,6 +57,13 @@ function lineTime(log: string, text: string): number {
   const line = log.split('\n').find((l) => l.includes(text));
   if (!line) throw new Error(`no PID 1 log line with "${text}"`);
   return Date.parse(line.slice(0, line.indexOf(' ')));
+}
+
+/** `check` and `plan` of a cases-multi case, run inside the namespace (where its root exists),
+ *  compared with the case's expected-check.txt and expected-plan.txt (golden.ts). */
+async function goldenOffline(ns: Ns, name: string): Promise<void> {
+  const dir = join(CASES_MULTI, name);
+  for (const command of ['check', 'plan']) expectGolden(dir, command, cliText(await metainitInNamespace(ns, [command, '--config-dir', dir])));
 }
 
 /** The path of an etcChanges() line: "+ d 755 PATH LINK" or "+ SHA256  PATH". */
@@ -127,6 +136,7 @@ describe('ns: runit, s6, sysv, OpenRC and native at once (metainit as PID 1, tes
     expect(r.stdout).to.match(/^metainit pid 1, container mode/);
     for (const id of [...HELLO, 'native/app', 'runit/cron', 'sysv/rsyslog']) expect(r.stdout).to.match(new RegExp(`^${id}\\s+running\\s+\\d+`, 'm'));
     expect(r.stdout).to.match(/^sysv\/cron\s+stopped\s+-.*vetoed/m);
+    expectGolden(join(CASES_MULTI, 'five-inits'), 'status', cliText(r), { reaped: true });
   });
 
   it('runs exactly one cron for two claimants: runit/cron holds the role, sysv/cron is vetoed and never ran', async () => {
@@ -140,6 +150,7 @@ describe('ns: runit, s6, sysv, OpenRC and native at once (metainit as PID 1, tes
     expect(r.code, r.stderr).to.equal(0);
     const cron = (JSON.parse(r.stdout) as RoleRow[]).find((x) => x.role === 'cron');
     expect(cron).to.deep.equal({ role: 'cron', holder: 'runit/cron', state: 'running', vetoed: ['sysv/cron'] });
+    expectGolden(join(CASES_MULTI, 'five-inits'), 'roles', cliText(await ns.cli(['roles'])));
 
     const sysvCron = find(await status(), 'sysv/cron');
     expect(sysvCron).to.include({ state: 'stopped', target: 'down' });
@@ -159,6 +170,10 @@ describe('ns: runit, s6, sysv, OpenRC and native at once (metainit as PID 1, tes
     // run where the instances' root exists: inside the machine's mount namespace
     const r = await metainitInNamespace(ns, ['check', '--config-dir', '/run/test/no-policy']);
     expect(r.stdout + r.stderr).to.include('role cron: unable to choose an owner by policy: claimed by runit/cron, sysv/cron');
+  });
+
+  it('`metainit check` and `metainit plan` of the case, run inside the machine, match their golden files', async () => {
+    await goldenOffline(ns, 'five-inits');
   });
 
   it('starts native/app (after: [role:logging]) only once rsyslog, the logging holder in sysv, is up', async () => {
@@ -308,5 +323,7 @@ describe('ns: LSB parallel levels through metainit (sysv instance on the test be
     const logs = await n.cli(['logs', 'sysv/lvl2', '-n', '5']);
     expect(logs.stdout).to.include('lvl2: starting');
     expect(logs.stdout).not.to.include('lvl1: starting');
+    expectGolden(join(CASES_MULTI, 'lsb-levels'), 'status', cliText(await n.cli(['status'])), { reaped: true });
+    await goldenOffline(n, 'lsb-levels');
   });
 });
