@@ -16,7 +16,7 @@
  * the one above $METAINIT_TESTBED.
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { appendFileSync, copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -73,15 +73,24 @@ function whyNot(): string | undefined {
 type Built = { image: string } | { skip: string } | { fail: string };
 let built: Promise<Built> | undefined;
 
-/** metainit check of the guest config, then build-image.sh: once per test run. */
+/** build-image.sh, then metainit check of the guest config: once per test run. */
 async function buildOnce(): Promise<Built> {
-  // The guest config must pass `metainit check`, or the VM would only show a confusing boot.
-  const check = await run(process.execPath, [join(REPO, 'bin/run.js'), 'check', '--config-dir', join(REPO, 'test/vm/guest-config')]);
-  if (check.code !== 0) return { fail: `metainit check test/vm/guest-config:\n${check.stdout}${check.stderr}` };
   const b = await run(join(REPO, 'test/vm/build-image.sh'), [], { ...process.env, METAINIT_VM_WORKDIR: WORKDIR });
   const image = b.stdout.trim().split('\n').pop() ?? '';
   if (b.code !== 0 || !existsSync(image)) {
     return { skip: `the vm image cannot be built (test/vm/build-image.sh exit ${b.code}):\n${b.stderr.trim().split('\n').slice(-8).join('\n')}` };
+  }
+  // The guest config must pass `metainit check`, or the VM would only show a confusing boot.
+  // check reads each instance's root (runsvdir, /etc/init.d …): point it at the tree the image
+  // is made from, which is the guest's / — a copy of the config with root: set, on the host.
+  const copy = mkdtempSync(join(tmpdir(), 'metainit-guest-config-'));
+  try {
+    cpSync(join(REPO, 'test/vm/guest-config'), copy, { recursive: true });
+    for (const f of readdirSync(join(copy, 'adapters.d'))) appendFileSync(join(copy, 'adapters.d', f), `\nroot: ${join(TESTBED_DIR, 'rootfs')}\n`);
+    const check = await run(process.execPath, [join(REPO, 'bin/run.js'), 'check', '--config-dir', copy]);
+    if (check.code !== 0) return { fail: `metainit check test/vm/guest-config (roots: the test bed):\n${check.stdout}${check.stderr}` };
+  } finally {
+    rmSync(copy, { recursive: true, force: true });
   }
   return { image };
 }
