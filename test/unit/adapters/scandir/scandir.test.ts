@@ -5,8 +5,7 @@
  * family (on real short-lived processes). The live supervisors are covered by
  * test/ns/runit-s6.test.ts.
  */
-import { NO_CHILD_WATCH } from '../../../../src/supervisor/reaper.js';
-import { NO_ROOT_HOOKS } from '../../../../src/supervisor/sandbox.js';
+import { testContext } from '../../adapter-context.js';
 import { spawn } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,21 +53,7 @@ function debianTree(services: Record<string, { run?: boolean; down?: boolean }>)
 }
 
 function makeRunit(config: Record<string, unknown>, events: AdapterEvent[] = []) {
-  const noop = (): void => undefined;
-  return createRunitAdapter({
-    instance: 'runit',
-    config: { adapter: 'runit', root, after: [], enabled: true, ...config },
-    configDir: '/etc/metainit',
-    file: '/etc/metainit/adapters.d/instance.yaml',
-    runDir: '/run/metainit/runit',
-    logDir: '/var/log/metainit',
-    sys: createFakeSys(),
-    log: { info: noop, warn: noop, error: noop },
-    reaper: NO_CHILD_WATCH,
-    rootHooks: NO_ROOT_HOOKS,
-    deps: { state: () => 'unknown', onChange: () => noop },
-    emit: (ev) => events.push(ev),
-  });
+  return createRunitAdapter(testContext({ instance: 'runit', config: { adapter: 'runit', root, after: [], enabled: true, ...config }, sys: createFakeSys(), file: '/etc/metainit/adapters.d/instance.yaml', runDir: '/run/metainit/runit', emit: (ev) => events.push(ev) }));
 }
 
 describe('scandir: paths inside a root', () => {
@@ -255,20 +240,7 @@ describe('scandir: an instance before it starts', () => {
     programs('s6-svscan', 's6-supervise', 's6-svc', 's6-svscanctl');
     mkdirSync(join(root, 'etc/s6/scan/db'), { recursive: true });
     writeFileSync(join(root, 'etc/s6/scan/db/run'), '#!/bin/sh\n', { mode: 0o755 });
-    const a = createS6Adapter({
-      instance: 's6',
-      config: { adapter: 's6', root, after: [], enabled: true },
-      configDir: '/etc/metainit',
-      file: '/etc/metainit/adapters.d/instance.yaml',
-      runDir: '/run/metainit/s6',
-      logDir: '/var/log/metainit',
-      sys: createFakeSys(),
-      log: { info: () => undefined, warn: () => undefined, error: () => undefined },
-      reaper: NO_CHILD_WATCH,
-      rootHooks: NO_ROOT_HOOKS,
-      deps: { state: () => 'unknown', onChange: () => () => undefined },
-      emit: () => undefined,
-    });
+    const a = createS6Adapter(testContext({ instance: 's6', config: { adapter: 's6', root, after: [], enabled: true }, sys: createFakeSys() }));
     expect(await a.load()).to.deep.equal([]);
     expect(a.list().map((s) => s.id)).to.deep.equal(['s6/db']);
   });

@@ -7,8 +7,7 @@
  * script runs, no syscall is made — the Sys is the strict fake). Plans are checked through the
  * shared DepGraph, the way the adapter orders starts and stops.
  */
-import { NO_CHILD_WATCH } from '../../../../src/supervisor/reaper.js';
-import { NO_ROOT_HOOKS } from '../../../../src/supervisor/sandbox.js';
+import { testContext } from '../../adapter-context.js';
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -149,20 +148,7 @@ describe('sysv: scripts metainit owns', () => {
 
   it('lists them as stopped with the owning role, never claims or starts them, and leaves OpenRC scripts out', async () => {
     const events: AdapterEvent[] = [];
-    const adapter = new SysvAdapter({
-      instance: 'sysv',
-      config: { adapter: 'sysv', root: `${FIXTURES}root`, after: [], enabled: true },
-      configDir: FIXTURES,
-      file: `${FIXTURES}/adapters.d/instance.yaml`,
-      runDir: '/nonexistent',
-      logDir: '/nonexistent',
-      sys: createFakeSys(),
-      log: { info: () => {}, warn: () => {}, error: () => {} },
-      reaper: NO_CHILD_WATCH,
-      rootHooks: NO_ROOT_HOOKS,
-      deps: { state: () => 'unknown', onChange: () => () => {} },
-      emit: (ev) => events.push(ev),
-    });
+    const adapter = new SysvAdapter(testContext({ instance: 'sysv', config: { adapter: 'sysv', root: `${FIXTURES}root`, after: [], enabled: true }, sys: createFakeSys(), emit: (ev) => events.push(ev) }));
     expect(await adapter.load()).to.deep.equal([]);
     const byName = Object.fromEntries(adapter.list().map((s) => [s.name, s]));
     expect(Object.keys(byName)).to.deep.equal(['cron', 'mountall.sh', 'rsyslog', 'sendsigs']);
@@ -181,20 +167,7 @@ describe('sysv: scripts metainit owns', () => {
   });
 
   it('rejects an unknown key in the instance file, naming the valid ones', async () => {
-    const adapter = new SysvAdapter({
-      instance: 'sysv',
-      config: { adapter: 'sysv', root: `${FIXTURES}root`, runlevl: 3 },
-      configDir: '/etc/metainit',
-      file: '/etc/metainit/adapters.d/sysv.yaml',
-      runDir: '/nonexistent',
-      logDir: '/nonexistent',
-      sys: createFakeSys(),
-      log: { info: () => {}, warn: () => {}, error: () => {} },
-      reaper: NO_CHILD_WATCH,
-      rootHooks: NO_ROOT_HOOKS,
-      deps: { state: () => 'unknown', onChange: () => () => {} },
-      emit: () => {},
-    });
+    const adapter = new SysvAdapter(testContext({ instance: 'sysv', config: { adapter: 'sysv', root: `${FIXTURES}root`, runlevl: 3 }, sys: createFakeSys() }));
     const [d] = await adapter.load();
     expect(d!.message).to.match(/^\/etc\/metainit\/adapters\.d\/sysv\.yaml: unable to load instance sysv: key "runlevl" is not known \(fix: did you mean "runlevel"\?/);
     expect(adapter.list()).to.deep.equal([]);
