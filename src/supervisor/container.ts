@@ -1,0 +1,218 @@
+/**
+ * container.ts — launch an init as PID 1 of new namespaces, on systemd's container interface.
+ *
+ * Model. An unpatched systemd runs only as PID 1 ("Can't run system mode unless PID 1"), so an
+ * instance that hosts it gets namespaces of its own and the environment a container manager
+ * gives (systemd docs/CONTAINER_INTERFACE.md). The launch is one process chain, no helper binary:
+ *
+ *   sh -c 'echo $$ > CGROUP/cgroup.procs; exec unshare …'   (the outer shell, forked by node)
+ *     unshare --pid --fork --kill-child --mount --uts --ipc --cgroup --propagation private
+ *       sh RUNDIR/NAME.container.sh                        (PID 1 of the new namespaces)
+ *         … exec env -i container=metainit NOTIFY_SOCKET=/run/host/notify/sock INIT ARGS
+ *
+ * The outer shell enters the instance's cgroup *before* unshare, so the new cgroup namespace is
+ * rooted there and every process of the instance is in the delegated subtree (cgroup.ts). The
+ * network namespace is shared: the init's daemons serve the machine. `--kill-child` ties the
+ * namespace to unshare: if unshare dies, PID 1 gets SIGKILL. unshare passes PID 1's end on:
+ * exit code, or death by the same signal (SIGINT after SIGRTMIN+3/+4, SIGHUP after +5).
+ *
+ * The inner script (written to the run dir so an operator can read what ran) works in the new
+ * mount namespace only, and only under the root:
+ *   ROOT          bound on itself (pivot_root needs a mount point)
+ *   ROOT/proc     a fresh proc of the new PID namespace; ROOT/proc/sys bound on itself read-only
+ *   ROOT/sys      a fresh sysfs, read-only by a bind remount of that mount alone (never the
+ *                 superblock); ROOT/sys/fs/cgroup a writable cgroup2 (its root = the subtree)
+ *   ROOT/dev      a tmpfs with null zero full random urandom tty bound from the host's, a devpts
+ *                 `newinstance` with ptmx → pts/ptmx, a tmpfs shm, fd/stdin/stdout/stderr links;
+ *                 /dev/console bound from `console` when given (a pty slave metainit holds)
+ *   ROOT/run      a tmpfs of its own; ROOT/run/host/notify bound from the notify dir;
+ *                 /run/host/container-manager says "metainit"
+ *   ROOT/tmp      a tmpfs
+ * then sets the hostname (UTS namespace), `pivot_root . .` + a lazy unmount of the old root (no
+ * directory is made in the root), and execs the init with `env -i` and the given environment.
+ * A step that fails prints `container NAME: unable to …` and exits 125 (seen as unshare's code).
+ * The root must not be the host's `/`: the launch refuses it.
+ */
+import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { hostPath, isHostRoot } from './rootfs.js';
+
+export interface ContainerSpec {
+  /** instance name: messages and the script's file name */
+  name: string;
+  /** host path of the tree the init runs from (never `/`) */
+  root: string;
+  /** the init's argv, argv[0] an absolute path inside the root */
+  argv: string[];
+  /** the init's whole environment besides `container` and `NOTIFY_SOCKET` (env -i) */
+  env?: Record<string, string>;
+  /** host directory bound at /run/host/notify (the notify socket is made there as `sock`) */
+  notifyDir: string;
+  /** host path of the instance's cgroup directory, entered before unshare */
+  cgroup: string;
+  /** directory for the inner script (the instance's run dir) */
+  runDir: string;
+  hostname?: string;
+  /** value of $container (default "metainit") */
+  container?: string;
+  /** host path of a tty (a pty slave) to bind at /dev/console */
+  console?: string;
+}
+
+export interface ContainerLaunch {
+  /** the command node spawns: argv[0] is sh */
+  argv: string[];
+  /** where the inner script is written */
+  scriptPath: string;
+  /** its text */
+  script: string;
+}
+
+/** NOTIFY_SOCKET as the init sees it */
+export const NOTIFY_SOCKET_INSIDE = '/run/host/notify/sock';
+
+const DEV_NODES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** Single-quote a word for sh. */
+export const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
+
+/** The tty group's gid in the root's /etc/group, for devpts (undefined when there is none). */
+function ttyGid(root: string): number | undefined {
+  try {
+    const line = readFileSync(join(root, 'etc/group'), 'utf8').split('\n').find((l) => l.startsWith('tty:'));
+    const gid = Number(line?.split(':')[2]);
+    return Number.isInteger(gid) ? gid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Throws `container NAME: unable to launch …` when the spec cannot work; returns the real root. */
+function checkSpec(spec: ContainerSpec): string {
+  const fail = (why: string, fix: string): never => {
+    throw new Error(`container ${spec.name}: unable to launch ${spec.argv[0] ?? '(no argv)'}: ${why} (fix: ${fix})`);
+  };
+  if (isHostRoot(spec.root)) fail('the root is the host\'s "/"', 'give the instance a root of its own, e.g. an overlay of the tree');
+  let root = spec.root;
+  try {
+    root = realpathSync(spec.root);
+  } catch {
+    fail(`the root ${spec.root} does not exist`, 'create it or correct `root`');
+  }
+  if (root === '/') fail(`the root ${spec.root} leads to the host's "/"`, 'give the instance a root of its own');
+  const init = spec.argv[0];
+  if (!init || !init.startsWith('/')) fail('argv[0] is not an absolute path inside the root', 'name the init by its full path, e.g. /lib/systemd/systemd');
+  if (!existsSync(hostPath(root, init!))) fail(`${init} is not in the root ${root}`, 'install it there or correct argv');
+  if (!existsSync(spec.notifyDir)) fail(`the notify directory ${spec.notifyDir} does not exist`, 'create it before the launch');
+  if (!existsSync(join(spec.cgroup, 'cgroup.procs'))) fail(`${spec.cgroup} is not a cgroup directory`, 'make the subtree with cgroup.ts createSubtree first');
+  for (const k of Object.keys(spec.env ?? {})) if (!ENV_NAME.test(k)) fail(`environment name "${k}" is not valid`, 'use letters, digits and _ only');
+  if (spec.hostname !== undefined && !/^[A-Za-z0-9][A-Za-z0-9.-]{0,62}$/.test(spec.hostname)) fail(`hostname "${spec.hostname}" is not valid`, 'use letters, digits, dots and dashes, at most 63');
+  return root;
+}
+
+/** The mount steps of the inner script for root R (see the model above). */
+function mountSteps(spec: ContainerSpec, gid: number | undefined): string[] {
+  const ro = 'bind,remount,ro,nosuid,nodev,noexec';
+  const lines = [
+    `m "the root on itself" --rbind "$R" "$R"`,
+    `m "proc on $R/proc" -t proc -o nosuid,nodev,noexec proc "$R/proc"`,
+    `m "$R/proc/sys on itself" --bind "$R/proc/sys" "$R/proc/sys"`,
+    `m "$R/proc/sys read-only" -o ${ro} "$R/proc/sys"`,
+    `m "sysfs on $R/sys" -t sysfs -o nosuid,nodev,noexec sysfs "$R/sys"`,
+    `m "cgroup2 on $R/sys/fs/cgroup" -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$R/sys/fs/cgroup"`,
+    `m "$R/sys read-only" -o ${ro} "$R/sys"`,
+    `m "a tmpfs on $R/dev" -t tmpfs -o mode=0755,nosuid,size=4m tmpfs "$R/dev"`,
+    `for n in ${DEV_NODES.join(' ')}; do : > "$R/dev/$n" || fail "make $R/dev/$n" "is the tmpfs on $R/dev mounted?"; m "/dev/$n on $R/dev/$n" --bind "/dev/$n" "$R/dev/$n"; done`,
+    `mkdir -p "$R/dev/pts" "$R/dev/shm" || fail "make $R/dev/pts" "is the tmpfs on $R/dev mounted?"`,
+    `m "devpts on $R/dev/pts" -t devpts -o newinstance,ptmxmode=0666,mode=0620${gid === undefined ? '' : `,gid=${gid}`},nosuid,noexec devpts "$R/dev/pts"`,
+    `m "a tmpfs on $R/dev/shm" -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/dev/shm"`,
+    `ln -s pts/ptmx "$R/dev/ptmx" && ln -s /proc/self/fd "$R/dev/fd" && ln -s /proc/self/fd/0 "$R/dev/stdin" && ln -s /proc/self/fd/1 "$R/dev/stdout" && ln -s /proc/self/fd/2 "$R/dev/stderr" || fail "link $R/dev/ptmx and fd" "is the tmpfs on $R/dev mounted?"`,
+  ];
+  if (spec.console !== undefined) lines.push(`: > "$R/dev/console" && m "the console on $R/dev/console" --bind ${shq(spec.console)} "$R/dev/console"`);
+  lines.push(
+    `m "a tmpfs on $R/run" -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$R/run"`,
+    `mkdir -p "$R/run/host/notify" || fail "make $R/run/host/notify" "is the tmpfs on $R/run mounted?"`,
+    `m "the notify directory on $R/run/host/notify" --bind ${shq(spec.notifyDir)} "$R/run/host/notify"`,
+    `printf '%s\\n' metainit > "$R/run/host/container-manager" || fail "write $R/run/host/container-manager" "is the tmpfs on $R/run mounted?"`,
+    `m "a tmpfs on $R/tmp" -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/tmp"`,
+  );
+  return lines;
+}
+
+/** Build the launch: the outer command and the inner script (pure apart from reading /etc/group). */
+export function containerLaunch(spec: ContainerSpec): ContainerLaunch {
+  const root = checkSpec(spec);
+  const env = { ...spec.env, container: spec.container ?? 'metainit', NOTIFY_SOCKET: NOTIFY_SOCKET_INSIDE };
+  const envWords = Object.entries(env).map(([k, v]) => shq(`${k}=${v}`));
+  const script = [
+    '#!/bin/sh',
+    `# container ${spec.name}: made by metainit (src/supervisor/container.ts). Runs as PID 1 of the`,
+    '# instance\'s new namespaces: lays the container interface over the root, pivots into it and',
+    '# execs the init. Every mount is made in this mount namespace only.',
+    'set -u',
+    `R=${shq(root)}`,
+    `fail() { echo "container ${spec.name}: unable to $1 (fix: $2)" >&2; exit 125; }`,
+    'm() { what=$1; shift; mount "$@" || fail "mount $what" "see the mount error above"; }',
+    ...mountSteps(spec, ttyGid(root)),
+    spec.hostname === undefined ? ':' : `printf '%s' ${shq(spec.hostname)} > /proc/sys/kernel/hostname || fail "set the hostname" "is this a UTS namespace of its own?"`,
+    `cd "$R" || fail "enter $R" "does the root exist?"`,
+    'pivot_root . . || fail "pivot into $R" "is the root a directory on a mount of its own?"',
+    'umount -n -c -l . || fail "detach the old root" "see the umount error above"',
+    'cd / || exit 125',
+    `exec /usr/bin/env -i ${envWords.join(' ')} ${spec.argv.map(shq).join(' ')}`,
+    '',
+  ].join('\n');
+  const scriptPath = join(spec.runDir, `${spec.name}.container.sh`);
+  const unshare = ['unshare', '--pid', '--fork', '--kill-child', '--mount', '--uts', '--ipc', '--cgroup', '--propagation', 'private', '/bin/sh', scriptPath];
+  const outer = `echo $$ > "$1/cgroup.procs" || { echo "container ${spec.name}: unable to enter the cgroup $1 (fix: make it with cgroup.ts createSubtree)" >&2; exit 125; }; shift; exec "$@"`;
+  return { argv: ['/bin/sh', '-c', outer, 'metainit-container', spec.cgroup, ...unshare], scriptPath, script };
+}
+
+export interface ContainerOptions {
+  /** stdio of the outer shell (and so of unshare and the init); default: ignore stdin, pipe the rest */
+  stdio?: StdioOptions;
+  /** how long to wait for the namespace's PID 1 to appear (ms, default 5000) */
+  pidTimeout?: number;
+}
+
+export interface Container {
+  /** the unshare process (its exit is PID 1's exit) */
+  child: ChildProcess;
+  /** host pid of the namespace's PID 1 (the init, once it has exec'd) */
+  pid: number;
+  launch: ContainerLaunch;
+}
+
+/** The one child of a single-threaded process, from /proc/PID/task/PID/children. */
+function onlyChild(pid: number): number | undefined {
+  try {
+    if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() !== 'unshare') return undefined; // still the outer shell
+    const kids = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean);
+    return kids.length > 0 ? Number(kids[0]) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Write the script, spawn the chain, and resolve once the namespace's PID 1 exists. */
+export async function spawnContainer(spec: ContainerSpec, opts: ContainerOptions = {}): Promise<Container> {
+  const launch = containerLaunch(spec);
+  mkdirSync(spec.runDir, { recursive: true });
+  writeFileSync(launch.scriptPath, launch.script, { mode: 0o700 });
+  const child = spawn(launch.argv[0]!, launch.argv.slice(1), { stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => (exited = signal ?? `code ${code}`));
+  child.once('error', (e) => (exited = e.message));
+  const deadline = Date.now() + (opts.pidTimeout ?? 5000);
+  for (;;) {
+    const pid = child.pid === undefined ? undefined : onlyChild(child.pid);
+    if (pid !== undefined) return { child, pid, launch };
+    if (exited !== undefined || Date.now() >= deadline) {
+      if (exited === undefined) child.kill('SIGKILL');
+      throw new Error(`container ${spec.name}: unable to start ${spec.argv[0]}: ${exited === undefined ? 'its PID 1 did not appear in time' : `the launch ended (${exited})`} (fix: see the instance log for the unshare and mount errors)`);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

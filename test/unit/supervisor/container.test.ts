@@ -1,0 +1,78 @@
+/**
+ * container.test.ts — the launch of an init as PID 1 of new namespaces, without running it: the
+ * outer command (cgroup entered before unshare, which namespaces, the network shared), the inner
+ * script (every mount under the root, read-only only by bind remount, pivot_root and never
+ * chroot, env -i with the container interface's variables) and what the launch refuses.
+ */
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { containerLaunch, NOTIFY_SOCKET_INSIDE, shq, type ContainerSpec } from '../../../src/supervisor/container.js';
+
+describe('container: an init as PID 1 of its own namespaces', () => {
+  let tmp: string;
+  let spec: ContainerSpec;
+  beforeEach(() => {
+    tmp = mkdtempSync(join(tmpdir(), 'metainit-container-'));
+    const root = join(tmp, 'root');
+    mkdirSync(join(root, 'lib/systemd'), { recursive: true });
+    mkdirSync(join(root, 'etc'));
+    writeFileSync(join(root, 'lib/systemd/systemd'), '');
+    writeFileSync(join(root, 'etc/group'), 'root:x:0:\ntty:x:5:\n');
+    for (const d of ['notify', 'cg', 'run']) mkdirSync(join(tmp, d));
+    writeFileSync(join(tmp, 'cg/cgroup.procs'), '');
+    spec = { name: 'systemd', root, argv: ['/lib/systemd/systemd', 'systemd.mask=a b.service'], env: { LANG: 'C.UTF-8' }, notifyDir: join(tmp, 'notify'), cgroup: join(tmp, 'cg'), runDir: join(tmp, 'run'), hostname: 'sd1' };
+  });
+  afterEach(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('enters the cgroup in the outer shell, then execs unshare with new pid, mount, uts, ipc and cgroup namespaces (network shared)', () => {
+    const l = containerLaunch(spec);
+    expect(l.argv.slice(0, 2)).to.deep.equal(['/bin/sh', '-c']);
+    expect(l.argv[2]).to.match(/^echo \$\$ > "\$1\/cgroup.procs" \|\| .*; shift; exec "\$@"$/);
+    expect(l.argv.slice(3)).to.deep.equal(['metainit-container', spec.cgroup, 'unshare', '--pid', '--fork', '--kill-child', '--mount', '--uts', '--ipc', '--cgroup', '--propagation', 'private', '/bin/sh', join(spec.runDir, 'systemd.container.sh')]);
+    expect(l.argv).to.not.include('--net');
+  });
+
+  it('mounts only under the root, read-only by bind remount only, pivots (never chroot) and execs the init with env -i', () => {
+    const s = containerLaunch(spec).script;
+    expect(s.startsWith('#!/bin/sh\n')).to.equal(true);
+    expect(s).to.include(`R=${shq(spec.root)}`);
+    const mounts = s.split('\n').filter((l) => /^(m |for )/.test(l));
+    for (const l of mounts) expect(l, l).to.match(/"\$R(\/[a-z/$]*)?"(; done)?$/); // the target is always under $R
+    for (const l of s.split('\n').filter((x) => x.includes('remount'))) expect(l).to.include('bind,remount,ro');
+    expect(s).to.include('-t cgroup2 -o nosuid,nodev,noexec cgroup2 "$R/sys/fs/cgroup"');
+    expect(s).to.include('-o bind,remount,ro,nosuid,nodev,noexec "$R/sys"');
+    expect(s).to.include('-o bind,remount,ro,nosuid,nodev,noexec "$R/proc/sys"');
+    expect(s).to.include('newinstance,ptmxmode=0666,mode=0620,gid=5,');
+    expect(s).to.include(`--bind ${shq(spec.notifyDir)} "$R/run/host/notify"`);
+    expect(s).to.include(`printf '%s' 'sd1' > /proc/sys/kernel/hostname`);
+    expect(s).to.not.match(/chroot/);
+    expect(s).to.include('pivot_root . . ||');
+    expect(s.trimEnd().split('\n').pop()).to.equal(`exec /usr/bin/env -i 'LANG=C.UTF-8' 'container=metainit' 'NOTIFY_SOCKET=${NOTIFY_SOCKET_INSIDE}' '/lib/systemd/systemd' 'systemd.mask=a b.service'`);
+    expect(s).to.not.include('/dev/console'); // only when a console is given
+    execFileSync('sh', ['-n', '-c', s]); // valid sh
+  });
+
+  it('binds a given console at /dev/console', () => {
+    const s = containerLaunch({ ...spec, console: '/dev/pts/7', container: 'other' }).script;
+    expect(s).to.include(`--bind '/dev/pts/7' "$R/dev/console"`);
+    expect(s).to.include(`'container=other'`);
+  });
+
+  it('refuses the host root, also through a symlink, and says how to fix it', () => {
+    expect(() => containerLaunch({ ...spec, root: '/' })).to.throw(`container systemd: unable to launch /lib/systemd/systemd: the root is the host's "/" (fix: give the instance a root of its own, e.g. an overlay of the tree)`);
+    symlinkSync('/', join(tmp, 'slash'));
+    expect(() => containerLaunch({ ...spec, root: join(tmp, 'slash') })).to.throw(/leads to the host's "\/" \(fix: /);
+  });
+
+  it('refuses a missing init, a relative argv[0], a directory that is no cgroup, and bad names', () => {
+    expect(() => containerLaunch({ ...spec, argv: ['/sbin/init'] })).to.throw(/\/sbin\/init is not in the root .* \(fix: install it there or correct argv\)/);
+    expect(() => containerLaunch({ ...spec, argv: ['systemd'] })).to.throw(/argv\[0\] is not an absolute path/);
+    expect(() => containerLaunch({ ...spec, cgroup: spec.runDir })).to.throw(/is not a cgroup directory \(fix: make the subtree with cgroup.ts createSubtree first\)/);
+    expect(() => containerLaunch({ ...spec, env: { 'A-B': '1' } })).to.throw(/environment name "A-B" is not valid/);
+    expect(() => containerLaunch({ ...spec, hostname: 'a b' })).to.throw(/hostname "a b" is not valid/);
+    expect(() => containerLaunch({ ...spec, notifyDir: join(tmp, 'none') })).to.throw(/the notify directory .* does not exist/);
+  });
+});
