@@ -171,7 +171,11 @@ export function containerLaunch(spec: ContainerSpec): ContainerLaunch {
 }
 
 export interface ContainerOptions {
-  /** stdio of the outer shell (and so of unshare and the init); default: ignore stdin, pipe the rest */
+  /**
+   * stdio of the outer shell (and so of unshare and the init); default: ignore stdin, pipe the
+   * rest — the caller must then read both pipes, or a chatty init blocks on a full pipe. A pty
+   * for /dev/console is a separate matter (`ContainerSpec.console`).
+   */
   stdio?: StdioOptions;
   /** how long to wait for the namespace's PID 1 to appear (ms, default 5000) */
   pidTimeout?: number;
