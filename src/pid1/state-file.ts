@@ -3,12 +3,12 @@
  * when the machine started, how many orphans earlier images reaped, each adapter's snapshot of
  * the children it wants re-adopted, and the descriptors (log pipes) that must stay open.
  *
- * The file lives in the configured `run_dir` (state.json). It is written atomically (temp file,
+ * The file is /run/metainit/state.json (boot-env.ts; not yet `run_dir`'s). It is written atomically (temp file,
  * rename) a moment after service states change — at most once per 100 ms — and right before an
  * exec, and read once by the new image.
  */
 import { readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname } from 'node:path';
 import type { Logger } from '../base/types.js';
 
 export interface SavedState {
@@ -18,11 +18,6 @@ export interface SavedState {
   reaped?: number;
   adapters: Record<string, unknown>;
   keepFds: number[];
-}
-
-/** The state file of a run directory. */
-export function stateFileIn(runDir: string): string {
-  return join(runDir, 'state.json');
 }
 
 export function readState(file: string, log: Logger): SavedState | undefined {

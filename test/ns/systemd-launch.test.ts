@@ -14,30 +14,21 @@
  * /var/cache/metainit-testbed/rootfs) with systemd; skipped with the reason otherwise.
  */
 import { expect } from 'chai';
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, rmdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { quietLogger } from '../../src/base/types.js';
 import { existingSubtree, findCgroup2Mount, killSubtree, removeSubtree } from '../../src/supervisor/cgroup.js';
 import type { LaunchResult } from './systemd-launch-driver.js';
+import { whyNot as whyNotTestbed } from './testbed-root.js';
 
 const DRIVER = fileURLToPath(new URL('./systemd-launch-driver.js', import.meta.url));
-const TESTBED = process.env.METAINIT_TESTBED ?? '/var/cache/metainit-testbed/rootfs';
 const PARENT = `metainit-test-${process.pid}`;
 
+/** the test bed's checks (root, unshare, nsenter, its systemd), then a cgroup2 mount */
 function whyNot(): string | undefined {
-  if (process.getuid?.() !== 0) return 'needs root (unshare, mount, cgroups)';
-  for (const tool of ['unshare', 'nsenter']) {
-    try {
-      execFileSync(tool, ['--version'], { stdio: 'ignore' });
-    } catch {
-      return `${tool}(1) is not available`;
-    }
-  }
-  if (!existsSync(join(TESTBED, 'lib/systemd/systemd'))) return `the test bed ${TESTBED} has no /lib/systemd/systemd (build it with test/testbed/build.sh rootfs or set METAINIT_TESTBED)`;
-  if (!findCgroup2Mount()) return 'no cgroup2 file system is mounted';
-  return undefined;
+  return whyNotTestbed(['lib/systemd/systemd']) ?? (findCgroup2Mount() ? undefined : 'no cgroup2 file system is mounted');
 }
 
 /** host pids whose cgroup (v2 line) lies in our subtree */

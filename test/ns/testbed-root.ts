@@ -37,8 +37,8 @@ const MANIFEST = `cd "$1" && { find etc -printf '%y %m %p %l\\n'; find etc -type
 /** programs the cases of cases-multi run in the root */
 const NEEDED = ['usr/bin/runsvdir', 'usr/bin/s6-svscan', 'sbin/openrc', 'sbin/rc-update', 'usr/sbin/rsyslogd', 'usr/sbin/cron', 'etc/init.d/hello-sysv', 'etc/init.d/hello-openrc'];
 
-/** Why these tests cannot run here, or undefined when they can. */
-export function whyNot(): string | undefined {
+/** Why these tests cannot run here (root, unshare and nsenter, the test bed's `needed` files), or undefined when they can. */
+export function whyNot(needed: readonly string[] = NEEDED): string | undefined {
   if (process.getuid?.() !== 0) return 'needs root (unshare, mount)';
   for (const tool of ['unshare', 'nsenter']) {
     try {
@@ -47,7 +47,7 @@ export function whyNot(): string | undefined {
       return `${tool}(1) is not available`;
     }
   }
-  const missing = NEEDED.filter((p) => !existsSync(join(TESTBED, p)));
+  const missing = needed.filter((p) => !existsSync(join(TESTBED, p)));
   if (missing.length > 0) return `no complete test bed at ${TESTBED} (missing ${missing.join(', ')}; build it with test/testbed/build.sh rootfs or set METAINIT_TESTBED)`;
   return undefined;
 }

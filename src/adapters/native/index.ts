@@ -17,7 +17,7 @@
  *     from it (an adopted pid's exit then comes from the reaper's watch).
  */
 import { closeSync } from 'node:fs';
-import { isAbsolute, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import type { ServiceStatus } from '../../base/states.js';
 import { sleep as sleepFor } from '../../base/time.js';
@@ -54,7 +54,8 @@ export class NativeAdapter implements Adapter {
   readonly instance: string;
   private readonly services = new Map<string, Service>();
   private readonly raw = new Map<string, string>();
-  private servicesDir: string;
+  /** set by load() once the instance file is valid */
+  private servicesDir: string | undefined;
   private readonly host: ServiceHost;
   private started = false;
   private stopping = false;
@@ -64,8 +65,6 @@ export class NativeAdapter implements Adapter {
 
   constructor(private readonly ctx: AdapterContext) {
     this.instance = ctx.instance;
-    const dir = typeof ctx.config.services === 'string' ? ctx.config.services : 'services.d';
-    this.servicesDir = isAbsolute(dir) ? dir : resolve(ctx.configDir, dir);
     this.host = {
       instance: ctx.instance,
       root: ctx.config.root ?? '/',
@@ -194,6 +193,7 @@ export class NativeAdapter implements Adapter {
 
   /** Re-scan the directory: new → scheduled, deleted → stopped and removed, changed → stored. */
   async sync(): Promise<Diagnostic[]> {
+    if (this.servicesDir === undefined) return this.load();
     const { services, diagnostics } = loadNativeServices(this.servicesDir, this.instance);
     const broken = this.brokenNames(diagnostics);
     const fresh: Service[] = [];
@@ -221,6 +221,7 @@ export class NativeAdapter implements Adapter {
   /** Re-read one service's file and apply it; a live service is restarted with the new definition. */
   async applyService(name: string, verb = 'apply'): Promise<Diagnostic[]> {
     const svc = this.get(name, verb);
+    if (this.servicesDir === undefined) return []; // no service exists before load() succeeds
     const { services, diagnostics } = loadNativeServices(this.servicesDir, this.instance);
     const mine = diagnostics.filter((d) => d.service === svc.id);
     const entry = services.get(name);
