@@ -31,12 +31,25 @@
  * then sets the hostname (UTS namespace), `pivot_root . .` + a lazy unmount of the old root (no
  * directory is made in the root), and execs the init with `env -i` and the given environment.
  * A step that fails prints `container NAME: unable to …` and exits 125 (seen as unshare's code).
- * The root must not be the host's `/`: the launch refuses it.
+ *
+ * Sharing with the machine, without ever giving the init the machine's /run or /dev:
+ *   - `exports`: directories of the root's /run (as the other instances see it, e.g. `dbus`)
+ *     that stay shared: before R/run is covered, each is bound aside under RUNDIR/NAME.export/,
+ *     then bound back onto the fresh R/run/DIR — a socket the init makes there (the system bus)
+ *     is seen by the machine's services, and nothing else of its /run is;
+ *   - `binds`: single files or sockets of the machine bound onto a path under the new /run
+ *     after it is mounted (the machine's /dev/log onto journald's forwarding socket);
+ *   - `consoleTty`: the tty on the script's stdin (a pty whose master metainit holds) is bound
+ *     at /dev/console.
+ * The root may be the host's `/` (a machine that runs systemd from its own tree): it is then bound
+ * recursively on RUNDIR/NAME.root first, in the new mount namespace only, and that is the root
+ * the steps above work on — its /proc, /sys, /dev, /run and /tmp are covered by fresh mounts, so
+ * the machine's own stay out of reach. Never chroot-only.
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { hostPath, isHostRoot } from './rootfs.js';
+import { join, posix } from 'node:path';
+import { hostPath } from './rootfs.js';
 
 export interface ContainerSpec {
   /** instance name: messages and the script's file name */
@@ -58,6 +71,14 @@ export interface ContainerSpec {
   container?: string;
   /** host path of a tty (a pty slave) to bind at /dev/console */
   console?: string;
+  /** bind the tty on the inner script's stdin at /dev/console (the launch runs on a pty) */
+  consoleTty?: boolean;
+  /** directories of the root's /run kept shared with the machine (names under /run, e.g. `dbus`) */
+  exports?: string[];
+  /** host files (sockets) bound onto paths under the init's fresh /run: source → path inside */
+  binds?: Array<{ source: string; target: string }>;
+  /** a host file holding a machine id, bound on /etc/machine-id when the root's is empty (so systemd writes none) */
+  machineIdFile?: string;
 }
 
 export interface ContainerLaunch {
@@ -73,6 +94,7 @@ export interface ContainerLaunch {
 export const NOTIFY_SOCKET_INSIDE = '/run/host/notify/sock';
 
 const DEV_NODES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+const EXPORT_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Single-quote a word for sh. */
@@ -94,14 +116,17 @@ function checkSpec(spec: ContainerSpec): string {
   const fail = (why: string, fix: string): never => {
     throw new Error(`container ${spec.name}: unable to launch ${spec.argv[0] ?? '(no argv)'}: ${why} (fix: ${fix})`);
   };
-  if (isHostRoot(spec.root)) fail('the root is the host\'s "/"', 'give the instance a root of its own, e.g. an overlay of the tree');
   let root = spec.root;
   try {
     root = realpathSync(spec.root);
   } catch {
     fail(`the root ${spec.root} does not exist`, 'create it or correct `root`');
   }
-  if (root === '/') fail(`the root ${spec.root} leads to the host's "/"`, 'give the instance a root of its own');
+  for (const d of spec.exports ?? []) if (!EXPORT_NAME.test(d)) fail(`export "${d}" is not a directory name under /run`, 'name it as it is under /run, e.g. dbus');
+  for (const b of spec.binds ?? []) {
+    if (!b.target.startsWith('/run/') || b.target.includes('/../')) fail(`bind target ${b.target} is not under /run`, 'bind only onto paths under /run');
+    if (!existsSync(b.source)) fail(`bind source ${b.source} does not exist`, 'create it first, or leave the bind out');
+  }
   const init = spec.argv[0];
   if (!init || !init.startsWith('/')) fail('argv[0] is not an absolute path inside the root', 'name the init by its full path, e.g. /lib/systemd/systemd');
   if (!existsSync(hostPath(root, init!))) fail(`${init} is not in the root ${root}`, 'install it there or correct argv');
@@ -131,13 +156,27 @@ function mountSteps(spec: ContainerSpec, gid: number | undefined): string[] {
     `ln -s pts/ptmx "$R/dev/ptmx" && ln -s /proc/self/fd "$R/dev/fd" && ln -s /proc/self/fd/0 "$R/dev/stdin" && ln -s /proc/self/fd/1 "$R/dev/stdout" && ln -s /proc/self/fd/2 "$R/dev/stderr" || fail "link $R/dev/ptmx and fd" "is the tmpfs on $R/dev mounted?"`,
   ];
   if (spec.console !== undefined) lines.push(`: > "$R/dev/console" && m "the console on $R/dev/console" --bind ${shq(spec.console)} "$R/dev/console"`);
+  else if (spec.consoleTty) lines.push(`T=$(tty) || fail "find the console tty" "run the launch on a pty"`, `: > "$R/dev/console" && m "the console on $R/dev/console" --bind "$T" "$R/dev/console"`);
+  const aside = join(spec.runDir, `${spec.name}.export`);
+  for (const d of spec.exports ?? []) {
+    lines.push(
+      `mkdir -p "$R/run/${d}" ${shq(`${aside}/${d}`)} || fail "make $R/run/${d}" "is $R/run writable?"`,
+      `m "$R/run/${d} aside" --bind "$R/run/${d}" ${shq(`${aside}/${d}`)}`,
+    );
+  }
   lines.push(
     `m "a tmpfs on $R/run" -t tmpfs -o mode=0755,nosuid,nodev tmpfs "$R/run"`,
+    ...(spec.exports ?? []).flatMap((d) => [`mkdir -p "$R/run/${d}" || fail "make $R/run/${d}" "is the tmpfs on $R/run mounted?"`, `m "the shared $R/run/${d}" --bind ${shq(`${aside}/${d}`)} "$R/run/${d}"`]),
+    ...(spec.binds ?? []).flatMap((b) => [
+      `mkdir -p "$R${posix.dirname(b.target)}" && : > "$R${b.target}" || fail "make $R${b.target}" "is the tmpfs on $R/run mounted?"`,
+      `m "${b.source} on $R${b.target}" --bind ${shq(b.source)} "$R${b.target}"`,
+    ]),
     `mkdir -p "$R/run/host/notify" || fail "make $R/run/host/notify" "is the tmpfs on $R/run mounted?"`,
     `m "the notify directory on $R/run/host/notify" --bind ${shq(spec.notifyDir)} "$R/run/host/notify"`,
     `printf '%s\\n' metainit > "$R/run/host/container-manager" || fail "write $R/run/host/container-manager" "is the tmpfs on $R/run mounted?"`,
     `m "a tmpfs on $R/tmp" -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/tmp"`,
   );
+  if (spec.machineIdFile !== undefined) lines.push(`if [ -f "$R/etc/machine-id" ] && [ ! -s "$R/etc/machine-id" ]; then m "a machine id on $R/etc/machine-id" --bind ${shq(spec.machineIdFile)} "$R/etc/machine-id"; fi`);
   return lines;
 }
 
@@ -152,9 +191,10 @@ export function containerLaunch(spec: ContainerSpec): ContainerLaunch {
     '# instance\'s new namespaces: lays the container interface over the root, pivots into it and',
     '# execs the init. Every mount is made in this mount namespace only.',
     'set -u',
-    `R=${shq(root)}`,
+    `R=${shq(root === '/' ? join(spec.runDir, `${spec.name}.root`) : root)}`,
     `fail() { echo "container ${spec.name}: unable to $1 (fix: $2)" >&2; exit 125; }`,
     'm() { what=$1; shift; mount "$@" || fail "mount $what" "see the mount error above"; }',
+    ...(root === '/' ? [`mkdir -p "$R" || fail "make $R" "is the run directory writable?"`, `m "the host's / on $R" --rbind / "$R"`] : []),
     ...mountSteps(spec, ttyGid(root)),
     spec.hostname === undefined ? ':' : `printf '%s' ${shq(spec.hostname)} > /proc/sys/kernel/hostname || fail "set the hostname" "is this a UTS namespace of its own?"`,
     `cd "$R" || fail "enter $R" "does the root exist?"`,
@@ -200,23 +240,47 @@ function onlyChild(pid: number): number | undefined {
   }
 }
 
-/** Write the script, spawn the chain, and resolve once the namespace's PID 1 exists. */
-export async function spawnContainer(spec: ContainerSpec, opts: ContainerOptions = {}): Promise<Container> {
+/** The environment the launch chain runs with (the init itself gets `env -i`). */
+export const LAUNCH_ENV = { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' };
+
+/** Write the launch's inner script where its argv expects it. */
+export function writeLaunch(spec: ContainerSpec): ContainerLaunch {
   const launch = containerLaunch(spec);
   mkdirSync(spec.runDir, { recursive: true });
   writeFileSync(launch.scriptPath, launch.script, { mode: 0o700 });
-  const child = spawn(launch.argv[0]!, launch.argv.slice(1), { stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'], env: { PATH: '/usr/sbin:/usr/bin:/sbin:/bin' } });
+  return launch;
+}
+
+/**
+ * The host pid of the namespace's PID 1, once the outer process (`outerPid`, spawned from
+ * `launch.argv` by whatever means: a pipe, a pty) has become unshare and forked it. `ended`
+ * says why the launch is over already (undefined while it runs). Throws after `timeoutMs`.
+ */
+export async function findInitPid(name: string, init: string, outerPid: number, ended: () => string | undefined, timeoutMs = 5000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const pid = onlyChild(outerPid);
+    if (pid !== undefined) return pid;
+    const why = ended();
+    if (why !== undefined || Date.now() >= deadline) {
+      throw new Error(`container ${name}: unable to start ${init}: ${why === undefined ? 'its PID 1 did not appear in time' : `the launch ended (${why})`} (fix: see the instance log for the unshare and mount errors)`);
+    }
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** Write the script, spawn the chain, and resolve once the namespace's PID 1 exists. */
+export async function spawnContainer(spec: ContainerSpec, opts: ContainerOptions = {}): Promise<Container> {
+  const launch = writeLaunch(spec);
+  const child = spawn(launch.argv[0]!, launch.argv.slice(1), { stdio: opts.stdio ?? ['ignore', 'pipe', 'pipe'], env: LAUNCH_ENV });
   let exited: string | undefined;
   child.once('exit', (code, signal) => (exited = signal ?? `code ${code}`));
   child.once('error', (e) => (exited = e.message));
-  const deadline = Date.now() + (opts.pidTimeout ?? 5000);
-  for (;;) {
-    const pid = child.pid === undefined ? undefined : onlyChild(child.pid);
-    if (pid !== undefined) return { child, pid, launch };
-    if (exited !== undefined || Date.now() >= deadline) {
-      if (exited === undefined) child.kill('SIGKILL');
-      throw new Error(`container ${spec.name}: unable to start ${spec.argv[0]}: ${exited === undefined ? 'its PID 1 did not appear in time' : `the launch ended (${exited})`} (fix: see the instance log for the unshare and mount errors)`);
-    }
-    await new Promise((r) => setTimeout(r, 5));
+  try {
+    const pid = await findInitPid(spec.name, spec.argv[0]!, child.pid ?? -1, () => (child.pid === undefined ? (exited ?? 'not spawned') : exited), opts.pidTimeout);
+    return { child, pid, launch };
+  } catch (e) {
+    if (exited === undefined) child.kill('SIGKILL');
+    throw e;
   }
 }

@@ -61,10 +61,37 @@ describe('container: an init as PID 1 of its own namespaces', () => {
     expect(s).to.include(`'container=other'`);
   });
 
-  it('refuses the host root, also through a symlink, and says how to fix it', () => {
-    expect(() => containerLaunch({ ...spec, root: '/' })).to.throw(`container systemd: unable to launch /lib/systemd/systemd: the root is the host's "/" (fix: give the instance a root of its own, e.g. an overlay of the tree)`);
+  it('runs a machine\'s own tree ("/") from a recursive bind of it in the new mount namespace, its API file systems covered', () => {
     symlinkSync('/', join(tmp, 'slash'));
-    expect(() => containerLaunch({ ...spec, root: join(tmp, 'slash') })).to.throw(/leads to the host's "\/" \(fix: /);
+    const init = ['/bin/sh'];
+    const s = containerLaunch({ ...spec, root: join(tmp, 'slash'), argv: init }).script;
+    const stage = join(spec.runDir, 'systemd.root');
+    expect(s).to.include(`R=${shq(stage)}`);
+    const lines = s.split('\n');
+    const bind = lines.findIndex((l) => l.includes('--rbind / "$R"'));
+    expect(bind).to.be.greaterThan(0);
+    for (const fresh of ['-t proc', '-t sysfs', '-t tmpfs -o mode=0755,nosuid,size=4m tmpfs "$R/dev"', 'tmpfs "$R/run"', 'tmpfs "$R/tmp"']) {
+      expect(lines.findIndex((l) => l.includes(fresh)), fresh).to.be.greaterThan(bind);
+    }
+    execFileSync('sh', ['-n', '-c', s]);
+  });
+
+  it('keeps exported /run directories shared (bound aside before /run is covered, then back), binds sockets onto the new /run, and the console from the pty on stdin', () => {
+    writeFileSync(join(tmp, 'log'), '');
+    const s = containerLaunch({ ...spec, exports: ['dbus'], binds: [{ source: join(tmp, 'log'), target: '/run/systemd/journal/syslog' }], consoleTty: true }).script;
+    const lines = s.split('\n');
+    const aside = lines.findIndex((l) => l.includes(`--bind "$R/run/dbus" ${shq(join(spec.runDir, 'systemd.export/dbus'))}`));
+    const run = lines.findIndex((l) => l.includes('tmpfs "$R/run"'));
+    const back = lines.findIndex((l) => l.includes(`--bind ${shq(join(spec.runDir, 'systemd.export/dbus'))} "$R/run/dbus"`));
+    expect(aside).to.be.greaterThan(0);
+    expect(run).to.be.greaterThan(aside);
+    expect(back).to.be.greaterThan(run);
+    expect(lines.findIndex((l) => l.includes(`--bind ${shq(join(tmp, 'log'))} "$R/run/systemd/journal/syslog"`))).to.be.greaterThan(run);
+    expect(s).to.include('T=$(tty)');
+    expect(s).to.include('--bind "$T" "$R/dev/console"');
+    execFileSync('sh', ['-n', '-c', s]);
+    expect(() => containerLaunch({ ...spec, exports: ['../etc'] })).to.throw(/export "..\/etc" is not a directory name under \/run/);
+    expect(() => containerLaunch({ ...spec, binds: [{ source: join(tmp, 'log'), target: '/etc/x' }] })).to.throw(/bind target \/etc\/x is not under \/run/);
   });
 
   it('refuses a missing init, a relative argv[0], a directory that is no cgroup, and bad names', () => {
