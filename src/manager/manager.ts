@@ -26,7 +26,7 @@ import type { Event } from '../base/events.js';
 import type { GlobalConfig } from '../config/schema.js';
 import type { Sys } from '../base/sys.js';
 import { holderOf, type RoleDecision } from '../roles/registry.js';
-import { policyRcDNames, removePolicyRcD, writePolicyRcD } from './policy-rc-d.js';
+import { policyRcDHolders, policyRcDNames, removePolicyRcD, writePolicyRcD } from './policy-rc-d.js';
 import { resolveRef, type Ref } from '../supervisor/graph.js';
 import type { RootHooks } from '../supervisor/sandbox.js';
 import { isFailed, isReady, type ServiceStatus } from '../base/states.js';
@@ -125,7 +125,8 @@ export class Manager {
     const names = policyRcDNames(this.roles, this.instances).get(resolve(root));
     if (!names?.length || this.policyRoots.has(resolve(root))) return;
     try {
-      const inst = writePolicyRcD(root, join(this.global.run_dir, 'policy-rc.d'), names, this.sys);
+      const holders = policyRcDHolders(this.roles, this.instances).get(resolve(root)) ?? {};
+      const inst = writePolicyRcD(root, join(this.global.run_dir, 'policy-rc.d'), names, this.sys, holders);
       this.policyRoots.add(resolve(root));
       this.log.info(`roles: policy-rc.d in ${root} refuses ${names.join(', ')} (${inst.mode})`);
     } catch (e) {

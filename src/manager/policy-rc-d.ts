@@ -60,7 +60,7 @@ const baseName = (name: string): string => name.replace(/\.service$/, '');
  * defaulting to block"), else 0. Installing the helper therefore never allows more than before.
  * POSIX sh; prints nothing (invoke-rc.d reads stdout as a fallback action list).
  */
-export function policyRcDScript(vetoedNames: readonly string[], chain: string | null, initPath = '/sbin/init'): string {
+export function policyRcDScript(vetoedNames: readonly string[], chain: string | null, initPath = '/sbin/init', holders: Readonly<Record<string, string>> = {}): string {
   const bases = [...new Set(vetoedNames.map(baseName))].sort();
   for (const n of bases) {
     if (n === '' || /[\n\0]/.test(n)) throw new Error(`policy-rc.d: unable to write policy: ${JSON.stringify(n)} is not a service name`);
@@ -82,6 +82,10 @@ export function policyRcDScript(vetoedNames: readonly string[], chain: string | 
   ];
   if (bases.length > 0) {
     lines.push(
+      'case $id in',
+      // the holder's own supervisor asks under the same name (runit's invoke-run): it is allowed
+      ...bases.filter((n) => holders[n] !== undefined).flatMap((n) => [`  ${shq(n)}|${shq(`${n}.service`)})`, `    [ "\${METAINIT_INSTANCE:-}" != ${shq(holders[n]!)} ] || exit 0`, '    ;;']),
+      'esac',
       'case $id in',
       `  ${bases.flatMap((n) => [shq(n), shq(`${n}.service`)]).join('|')})`,
       '    [ -n "$actions" ] || exit 101',
@@ -137,7 +141,7 @@ function files(root: string, runDir: string): { dir: string; script: string; ori
  * in place the script is rewritten in place and the mount kept. Throws
  * `policy-rc.d: unable to install …: reason`.
  */
-export function writePolicyRcD(root: string, runDir: string, vetoedNames: readonly string[], sys: MountSys): PolicyRcDInstall {
+export function writePolicyRcD(root: string, runDir: string, vetoedNames: readonly string[], sys: MountSys, holders: Readonly<Record<string, string>> = {}): PolicyRcDInstall {
   const inRootDir = posix.resolve('/', runDir);
   if (inRootDir === '/etc' || inRootDir.startsWith('/etc/')) {
     throw new Error(`policy-rc.d: unable to install into ${runDir}: nothing under /etc may change (fix: use a directory under /run)`);
@@ -151,7 +155,7 @@ export function writePolicyRcD(root: string, runDir: string, vetoedNames: readon
     throw fail(`create ${f.dir}`, e);
   }
   const write = (chain: string | null): void => {
-    writeFileSync(f.script, policyRcDScript(vetoedNames, chain), { mode: 0o755 });
+    writeFileSync(f.script, policyRcDScript(vetoedNames, chain, '/sbin/init', holders), { mode: 0o755 });
     chmodSync(f.script, 0o755);
   };
 
@@ -236,4 +240,24 @@ export function policyRcDNames(decision: RoleDecision, instances: ReadonlyArray<
     for (const g of decision.grants.values()) if (g && g !== METAINIT && g.instance === inst.name) entry.held.add(baseName(g.service));
   }
   return new Map([...byRoot].map(([root, e]) => [root, [...e.vetoed].filter((n) => !e.held.has(n)).sort()]));
+}
+
+/**
+ * Per root, the refused names that a role holder of another kind answers to, with the holder's
+ * instance: runit's invoke-run asks policy-rc.d before starting a service, so the runit cron
+ * holder would be refused by the veto of a sysv or systemd `cron` in the same root. The scan-dir
+ * adapters give their supervisors METAINIT_INSTANCE=<instance>; the policy lets that caller pass.
+ */
+export function policyRcDHolders(decision: RoleDecision, instances: ReadonlyArray<{ name: string; kind: string; root: string }>): Map<string, Record<string, string>> {
+  const out = new Map<string, Record<string, string>>();
+  for (const inst of instances) {
+    const root = posix.resolve(inst.root);
+    for (const g of decision.grants.values()) {
+      if (!g || g === METAINIT || g.instance !== inst.name) continue;
+      const entry = out.get(root) ?? {};
+      entry[baseName(g.service)] = inst.name;
+      out.set(root, entry);
+    }
+  }
+  return out;
 }

@@ -9,8 +9,9 @@
  *      the supervise locks, and the new scanner's supervise processes could not take over;
  *   2. starts it again after a delay: 0.5 s, doubled after each fast failure up to 30 s, back to
  *      0.5 s after a run of 10 s. The new scanner brings the services back.
- * The scanner runs chrooted (rootfs.ts inRoot), detached (its own session), with only PATH in
- * its environment; stdin is /dev/null, stdout and stderr are pipes read line by line. Every line
+ * The scanner runs chrooted (rootfs.ts inRoot), detached (its own session), with only PATH and
+ * METAINIT_INSTANCE (which the root's policy-rc.d reads: a role holder's own run script may start
+ * under a name vetoed elsewhere in the root) in its environment; stdin is /dev/null, stdout and stderr are pipes read line by line. Every line
  * (the scanner's, its supervise processes', and that of services without a log/ service) becomes
  * a `log` event with id "<instance>/<scanner>" and is kept in a tail of 1000 lines.
  *
@@ -76,7 +77,7 @@ export class Scanner {
 
   private spawn(): void {
     const [file, ...args] = inRoot(this.o.root, this.o.flavor.scannerArgv(this.o.scanIn));
-    const child = spawn(file!, args, { detached: true, env: CLEAN_ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(file!, args, { detached: true, env: { ...CLEAN_ENV, METAINIT_INSTANCE: this.o.instance }, stdio: ['ignore', 'pipe', 'pipe'] });
     let ended = false;
     const end = (how: string): void => {
       if (ended) return;

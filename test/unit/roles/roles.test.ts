@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { GlobalConfig } from '../../../src/config/schema.js';
 import { MNT_DETACH, MS } from '../../../src/base/sys.js';
 import { allRoleNames, BUILTIN_ROLES, parseRoleRef, roleNameSchema } from '../../../src/roles/names.js';
-import { MARKER, policyRcDNames, policyRcDScript, removePolicyRcD, writePolicyRcD } from '../../../src/manager/policy-rc-d.js';
+import { MARKER, policyRcDHolders, policyRcDNames, policyRcDScript, removePolicyRcD, writePolicyRcD } from '../../../src/manager/policy-rc-d.js';
 import { decideRoles, grantId, holderOf, isVetoed, METAINIT_ROLES, roleTable, type InstanceClaim, type RoleDecision } from '../../../src/roles/registry.js';
 import { formatRoleTable } from '../../../src/cli/format.js';
 import { createFakeSys, type FakeSys } from '../fake-sys.js';
@@ -384,5 +384,21 @@ describe('roles: policy-rc.d', () => {
       { name: 'systemd', kind: 'systemd', root: '/' },
     ]);
     expect(both.get('/'), 'blocking cron.service would also block the owner /etc/init.d/cron').to.deep.equal([]);
+  });
+
+  it('lets the holder\'s own supervisor pass under a refused name (runit\'s invoke-run asks policy-rc.d too)', () => {
+    const d = decide([...claim('runit/cron', 'cron'), ...claim('systemd/cron.service', 'cron')], { owners: { cron: 'runit' } });
+    const inst = [
+      { name: 'runit', kind: 'runit', root: '/r' },
+      { name: 'systemd', kind: 'systemd', root: '/r' },
+    ];
+    expect(policyRcDNames(d, inst).get('/r')).to.deep.equal(['cron']);
+    const holders = policyRcDHolders(d, inst).get('/r')!;
+    expect(holders).to.deep.equal({ cron: 'runit' });
+    const script = policyRcDScript(['cron'], null, '/bin/sh', holders);
+    const run = (env: Record<string, string>): number => spawnSync('sh', ['-c', script, 'policy-rc.d', 'cron', 'start'], { env: { PATH: '/usr/bin:/bin', ...env } }).status!;
+    expect(run({ METAINIT_INSTANCE: 'runit' }), 'runit\'s own cron').to.equal(0);
+    expect(run({ METAINIT_INSTANCE: 'systemd' }), 'systemd\'s cron.service').to.equal(101);
+    expect(run({}), 'invoke-rc.d cron start from a package script').to.equal(101);
   });
 });
