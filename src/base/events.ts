@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { ServiceStatus } from './states.js';
+import { ShutdownKind } from './types.js';
 
 /** A service changed state (the full status after the change). */
 export const StateEvent = z.object({ type: z.literal('state'), status: ServiceStatus });
@@ -27,9 +28,15 @@ export const LogEvent = z.object({
 /** A line of metainit's own log. */
 export const MessageEvent = z.object({ type: z.literal('message'), level: z.enum(['info', 'warning', 'error']), text: z.string() });
 
-export const Event = z.discriminatedUnion('type', [StateEvent, OrphanEvent, LogEvent, MessageEvent]);
+/**
+ * An instance asks for the whole machine to go down: a hosted init (systemd with `on_poweroff:
+ * machine`) was told to power off, halt or reboot from inside. PID 1 acts on the first request.
+ */
+export const ShutdownEvent = z.object({ type: z.literal('shutdown'), kind: ShutdownKind, why: z.string() });
+
+export const Event = z.discriminatedUnion('type', [StateEvent, OrphanEvent, LogEvent, MessageEvent, ShutdownEvent]);
 export type Event = z.infer<typeof Event>;
-export const EventType = z.enum(['state', 'orphan', 'log', 'message']);
+export const EventType = z.enum(['state', 'orphan', 'log', 'message', 'shutdown']);
 export type EventType = z.infer<typeof EventType>;
 
 /** What an adapter reports (an orphan is the reaper's, not an adapter's). */

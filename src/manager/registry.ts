@@ -15,6 +15,7 @@ const LOADERS: Record<string, Loader> = {
   s6: async () => (await import('../adapters/s6/index.js')).createS6Adapter,
   sysv: async () => (await import('../adapters/sysv/index.js')).createSysvAdapter,
   openrc: async () => (await import('../adapters/openrc/index.js')).createOpenrcAdapter,
+  systemd: async () => (await import('../adapters/systemd/index.js')).createSystemdAdapter,
 };
 
 export function knownKinds(): string[] {

@@ -18,6 +18,7 @@ process.on('SIGUSR1', () => {}); // replaced by the real table below; never let 
 
 import { resolve } from 'node:path';
 import { log } from '../base/log.js';
+import type { Event } from '../base/events.js';
 import { Manager } from '../manager/manager.js';
 import { startApi, type ApiHandle } from '../services-api/handler.js';
 import { bootEnv, type BootOptions } from './boot-env.js';
@@ -68,6 +69,7 @@ export async function boot(opts: BootOptions): Promise<never> {
     log.info(`${signal}: re-reading configuration`);
     void manager.sync().then((d) => log.info(`sync: done, ${d.length} problem(s)`));
   });
+  manager.events.on('event', (ev: Event) => ev.type === 'shutdown' && latch.request(ev.kind, ev.why));
   const mainId = manager.global.main;
   if (mainId && mode !== 'machine') manager.events.on('event', watchMain(mainId, () => latch.request('exit', `main service ${mainId} ended`)));
   const { kind, why } = await latch.requested;

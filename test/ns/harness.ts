@@ -80,6 +80,8 @@ export interface BootOptions {
   env?: Record<string, string>;
   /** how long to wait for the control socket to answer (ms) */
   bootTimeoutMs?: number;
+  /** a network namespace of its own too (only `lo`, up): hosted daemons never listen on the host's network */
+  net?: boolean;
 }
 
 export interface Ns {
@@ -218,11 +220,12 @@ export async function bootNs(opts: BootOptions): Promise<Ns> {
   const consoleFile = join(scratch, 'console.log');
   const consoleFd = openSync(consoleFile, 'a');
   const script =
+    (opts.net ? 'ip link set lo up && ' : '') +
     'mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/test && mount --bind "$0" /run/test && ' +
     'run=$1 dir=$2 sock=$3 && shift 3 && exec node "$run" boot --config-dir "$dir" --socket "$sock" "$@"';
   const child = spawn(
     'unshare',
-    ['--pid', '--fork', '--kill-child', '--mount', '--propagation', 'private', '--mount-proc', 'sh', '-c', script, scratch, RUN_JS, configDir, sock, ...(opts.extraArgs ?? [])],
+    ['--pid', '--fork', '--kill-child', '--mount', '--propagation', 'private', '--mount-proc', ...(opts.net ? ['--net'] : []), 'sh', '-c', script, scratch, RUN_JS, configDir, sock, ...(opts.extraArgs ?? [])],
     { stdio: ['ignore', consoleFd, consoleFd], env: cleanEnv(opts.env), cwd: REPO },
   );
   closeSync(consoleFd);

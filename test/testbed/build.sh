@@ -2,7 +2,8 @@
 # test/testbed/build.sh — builds the Debian test bed that the ns and vm tiers run on.
 #
 #   build.sh rootfs   $WORKDIR/rootfs/     Debian $SUITE (mmdebstrap, minbase) with systemd,
-#                                          sysvinit, OpenRC, runit, s6, a few real daemons, and
+#                                          sysvinit, OpenRC, runit (+ runit-services), s6, a few
+#                                          real daemons, tang (a systemd-only package), and
 #                                          the test services of test/testbed/root/ enabled.
 #   build.sh kernel   $WORKDIR/kernel/     vmlinuz of Debian's linux-image-amd64 (taken out of
 #                                          its .deb, never installed on the host) and initrd.img:
@@ -43,7 +44,8 @@ IMAGE_FREE_MB=${IMAGE_FREE_MB:-512}
 SUITE=${SUITE:-bookworm}
 FORCE=${FORCE:-0}
 PACKAGES="systemd udev dbus sysvinit-core initscripts openrc runit s6 execline busybox-static
-          cron rsyslog openssh-server procps psmisc iproute2 kmod less ${EXTRA_PACKAGES:-}"
+          cron rsyslog openssh-server procps psmisc iproute2 kmod less tang runit-services
+          ${EXTRA_PACKAGES:-}"
 
 say() { printf '[testbed %s] %s\n' "$(date +%T)" "$*" >&2; }
 die() { say "build.sh: unable to build the test bed: $*"; exit 1; }
@@ -136,7 +138,7 @@ customize() {
         mkdir -p /etc/s6/scan
         ln -sfn /etc/s6/sv/hello-s6 /etc/s6/scan/hello-s6
         update-rc.d hello-sysv defaults >/dev/null 2>&1
-        systemctl enable hello-systemd.service >/dev/null 2>&1
+        systemctl enable hello-systemd.service ready-late.service >/dev/null 2>&1
         passwd -qd root'
 }
 
