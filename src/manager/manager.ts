@@ -29,7 +29,7 @@ import { holderOf, type RoleDecision } from '../roles/registry.js';
 import { policyRcDHolders, policyRcDNames, removePolicyRcD, writePolicyRcD } from './policy-rc-d.js';
 import { resolveRef, type Ref } from '../supervisor/graph.js';
 import type { RootHooks } from '../supervisor/sandbox.js';
-import { isFailed, isReady, type ServiceStatus } from '../base/states.js';
+import { DEFAULT_KINDS, isFailed, isReady, type ServiceStatus } from '../base/states.js';
 
 export interface Instance extends LoadedInstance {
   started: boolean;
@@ -140,7 +140,9 @@ export class Manager {
     if (ev.type === 'state') {
       const prev = this.statuses.get(ev.status.id);
       // errors are reported by the adapter as "<id>: unable to …" messages; log every other change
-      if (prev?.state !== ev.status.state && ev.status.state !== 'error') {
+      // (services and oneshots only, as `status` shows them: a hosted systemd's targets, sockets
+      // and mounts would flood the log at every boot)
+      if (prev?.state !== ev.status.state && ev.status.state !== 'error' && DEFAULT_KINDS.includes(ev.status.kind)) {
         const s = ev.status;
         const line = `${s.id}: ${s.state}${s.pid !== undefined && s.state === 'running' ? ` (pid ${s.pid})` : ''}${s.reason ? ` — ${s.reason}` : ''}`;
         this.log.info(line);

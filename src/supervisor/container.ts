@@ -22,7 +22,8 @@
  *   ROOT/proc     a fresh proc of the new PID namespace; ROOT/proc/sys bound on itself read-only
  *   ROOT/sys      a fresh sysfs, read-only by a bind remount of that mount alone (never the
  *                 superblock); ROOT/sys/fs/cgroup a writable cgroup2 (its root = the subtree)
- *   ROOT/dev      a tmpfs with null zero full random urandom tty bound from the host's, a devpts
+ *   ROOT/dev      a tmpfs with null zero full random urandom tty made by mknod (never bound from
+ *                 the host's: systemd chmods some of them, which would change the machine's), a devpts
  *                 `newinstance` with ptmx → pts/ptmx, a tmpfs shm, fd/stdin/stdout/stderr links;
  *                 /dev/console bound from `console` when given (a pty slave metainit holds)
  *   ROOT/run      a tmpfs of its own; ROOT/run/host/notify bound from the notify dir;
@@ -79,6 +80,8 @@ export interface ContainerSpec {
   binds?: Array<{ source: string; target: string }>;
   /** a host file holding a machine id, bound on /etc/machine-id when the root's is empty (so systemd writes none) */
   machineIdFile?: string;
+  /** capabilities dropped from the bounding set before the exec (names without cap_, e.g. audit_write), with the root's setpriv */
+  dropCaps?: string[];
 }
 
 export interface ContainerLaunch {
@@ -93,7 +96,8 @@ export interface ContainerLaunch {
 /** NOTIFY_SOCKET as the init sees it */
 export const NOTIFY_SOCKET_INSIDE = '/run/host/notify/sock';
 
-const DEV_NODES = ['null', 'zero', 'full', 'random', 'urandom', 'tty'];
+/** the basic nodes, made afresh (never bound: a chmod inside would change the machine's own) */
+const DEV_NODES: ReadonlyArray<[string, number, number]> = [['null', 1, 3], ['zero', 1, 5], ['full', 1, 7], ['random', 1, 8], ['urandom', 1, 9], ['tty', 5, 0]];
 const EXPORT_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
@@ -122,6 +126,7 @@ function checkSpec(spec: ContainerSpec): string {
   } catch {
     fail(`the root ${spec.root} does not exist`, 'create it or correct `root`');
   }
+  for (const c of spec.dropCaps ?? []) if (!/^[a-z_]+$/.test(c)) fail(`capability "${c}" is not a capability name`, 'write it as setpriv does, e.g. audit_write');
   for (const d of spec.exports ?? []) if (!EXPORT_NAME.test(d)) fail(`export "${d}" is not a directory name under /run`, 'name it as it is under /run, e.g. dbus');
   for (const b of spec.binds ?? []) {
     if (!b.target.startsWith('/run/') || b.target.includes('/../')) fail(`bind target ${b.target} is not under /run`, 'bind only onto paths under /run');
@@ -149,7 +154,7 @@ function mountSteps(spec: ContainerSpec, gid: number | undefined): string[] {
     `m "cgroup2 on $R/sys/fs/cgroup" -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$R/sys/fs/cgroup"`,
     `m "$R/sys read-only" -o ${ro} "$R/sys"`,
     `m "a tmpfs on $R/dev" -t tmpfs -o mode=0755,nosuid,size=4m tmpfs "$R/dev"`,
-    `for n in ${DEV_NODES.join(' ')}; do : > "$R/dev/$n" || fail "make $R/dev/$n" "is the tmpfs on $R/dev mounted?"; m "/dev/$n on $R/dev/$n" --bind "/dev/$n" "$R/dev/$n"; done`,
+    ...DEV_NODES.map(([n, major, minor]) => `mknod -m 666 "$R/dev/${n}" c ${major} ${minor} || fail "make $R/dev/${n}" "is the tmpfs on $R/dev mounted without nodev, and CAP_MKNOD held?"`),
     `mkdir -p "$R/dev/pts" "$R/dev/shm" || fail "make $R/dev/pts" "is the tmpfs on $R/dev mounted?"`,
     `m "devpts on $R/dev/pts" -t devpts -o newinstance,ptmxmode=0666,mode=0620${gid === undefined ? '' : `,gid=${gid}`},nosuid,noexec devpts "$R/dev/pts"`,
     `m "a tmpfs on $R/dev/shm" -t tmpfs -o mode=1777,nosuid,nodev tmpfs "$R/dev/shm"`,
@@ -201,7 +206,9 @@ export function containerLaunch(spec: ContainerSpec): ContainerLaunch {
     'pivot_root . . || fail "pivot into $R" "is the root a directory on a mount of its own?"',
     'umount -n -c -l . || fail "detach the old root" "see the umount error above"',
     'cd / || exit 125',
-    `exec /usr/bin/env -i ${envWords.join(' ')} ${spec.argv.map(shq).join(' ')}`,
+    ...(spec.dropCaps?.length
+      ? [`[ -x /usr/bin/setpriv ] || fail "drop ${spec.dropCaps.join(', ')}" "install util-linux's setpriv in the root"`, `exec /usr/bin/setpriv --bounding-set ${spec.dropCaps.map((c) => `-${c}`).join(',')} /usr/bin/env -i ${envWords.join(' ')} ${spec.argv.map(shq).join(' ')}`]
+      : [`exec /usr/bin/env -i ${envWords.join(' ')} ${spec.argv.map(shq).join(' ')}`]),
     '',
   ].join('\n');
   const scriptPath = join(spec.runDir, `${spec.name}.container.sh`);

@@ -2,7 +2,7 @@
 # test/testbed/build.sh — builds the Debian test bed that the ns and vm tiers run on.
 #
 #   build.sh rootfs   $WORKDIR/rootfs/     Debian $SUITE (mmdebstrap, minbase) with systemd,
-#                                          sysvinit, OpenRC, runit (+ runit-services), s6, a few
+#                                          sysvinit, OpenRC, runit, s6, a few
 #                                          real daemons, tang (a systemd-only package), and
 #                                          the test services of test/testbed/root/ enabled.
 #   build.sh kernel   $WORKDIR/kernel/     vmlinuz of Debian's linux-image-amd64 (taken out of
@@ -44,7 +44,7 @@ IMAGE_FREE_MB=${IMAGE_FREE_MB:-512}
 SUITE=${SUITE:-bookworm}
 FORCE=${FORCE:-0}
 PACKAGES="systemd udev dbus sysvinit-core initscripts openrc runit s6 execline busybox-static
-          cron rsyslog openssh-server procps psmisc iproute2 kmod less tang runit-services
+          cron rsyslog openssh-server procps psmisc iproute2 kmod less tang
           ${EXTRA_PACKAGES:-}"
 
 say() { printf '[testbed %s] %s\n' "$(date +%T)" "$*" >&2; }

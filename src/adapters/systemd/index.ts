@@ -35,7 +35,7 @@
  *     (1 s doubling to 60 s; 30 s up resets it).
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { z } from 'zod';
 import { signalNumber } from '../../base/signames.js';
 import type { ServiceStatus } from '../../base/states.js';
@@ -191,7 +191,17 @@ export class SystemdAdapter implements Adapter {
 
   argv(): string[] {
     const c = this.cfg!;
-    return ['/lib/systemd/systemd', `systemd.unit=${c.unit}`, 'systemd.getty_auto=0', 'systemd.journald.forward_to_syslog=1', ...this.masks().map((m) => `systemd.mask=${m}`)];
+    // the machine id metainit binds over an empty /etc/machine-id must not be committed to /etc
+    const commit = this.machineIdEmpty() ? ['systemd.mask=systemd-machine-id-commit.service'] : [];
+    return ['/lib/systemd/systemd', `systemd.unit=${c.unit}`, 'systemd.getty_auto=0', 'systemd.journald.forward_to_syslog=1', ...this.masks().map((m) => `systemd.mask=${m}`), ...commit];
+  }
+
+  private machineIdEmpty(): boolean {
+    try {
+      return statSync(hostPath(this.root, '/etc/machine-id')).size === 0;
+    } catch {
+      return false;
+    }
   }
 
   plan(): InstancePlan {

@@ -107,7 +107,7 @@ export class SystemdRun {
     }
     this.subtree = createSubtree({ instance: o.instance, parent: PARENT, log: o.log });
     this.notify = o.sys.notifySocket(join(o.runDir, 'notify/sock'), (msg) => o.onNotify(msg.split('\n').filter(Boolean)));
-    const consoleTty = this.openConsole();
+    const consoleTty = await this.openConsole();
     const machineId = join(o.runDir, 'machine-id');
     writeFileSync(machineId, `${createHash('sha256').update(`${o.instance}\0${o.root}`).digest('hex').slice(0, 32)}\n`, { mode: 0o444 });
     const launch = writeLaunch({
@@ -121,6 +121,8 @@ export class SystemdRun {
       ...(o.binds ? { binds: o.binds } : {}),
       ...(consoleTty ? { console: consoleTty } : {}),
       machineIdFile: machineId,
+      // the container interface: no audit in a container (journald's audit socket then stays idle)
+      dropCaps: ['audit_control', 'audit_read', 'audit_write'],
     });
     const out = openSync(this.logFile, 'w', 0o600);
     let exited: string | undefined;
@@ -146,18 +148,30 @@ export class SystemdRun {
     }
   }
 
-  /** A pty for /dev/console: a holder process keeps the slave open; we read the master. */
-  private openConsole(): string | undefined {
+  /**
+   * A pty for /dev/console: a holder process keeps the slave open; we read the master. The slave's
+   * path is read from the holder's fd 0 once it is a pty — right after the fork it is still
+   * node's own stdin (often /dev/null), and binding that at /dev/console would let systemd chmod
+   * the machine's /dev/null.
+   */
+  private async openConsole(): Promise<string | undefined> {
     const run = runOnPty({ argv: ['sleep', 'infinity'], env: LAUNCH_ENV, maxLines: 0, reaper: this.o.reaper, onLine: (l) => l.trim() && this.o.onConsole(l) });
     if (run.pid === 0) return undefined;
     this.console = run;
-    try {
-      return readlinkSync(`/proc/${run.pid}/fd/0`);
-    } catch {
-      run.kill('SIGKILL');
-      this.console = undefined;
-      return undefined;
+    for (let i = 0; i < 200; i++) {
+      let tty = '';
+      try {
+        tty = readlinkSync(`/proc/${run.pid}/fd/0`);
+      } catch {
+        // not there yet, or gone
+      }
+      if (/^\/dev\/pts\/\d+$/.test(tty) && readProc(run.pid)?.comm === 'sleep') return tty;
+      await new Promise((r) => setTimeout(r, 5));
     }
+    this.o.log.warn(`${this.o.instance}: unable to open a console pty: the holder's stdin never became a pty; systemd runs without /dev/console`);
+    run.kill('SIGKILL');
+    this.console = undefined;
+    return undefined;
   }
 
   lastLaunchLine(): string {

@@ -123,7 +123,7 @@ describe('config: instances', () => {
     });
 
     it('lists the adapters when the adapter is misspelt', () => {
-      expect(only(diagnostics, 'typo.yaml').message).to.contain('key "adapter": expected one of "native", "runit", "s6", "sysv", "openrc", got the string "natve"');
+      expect(only(diagnostics, 'typo.yaml').message).to.contain('key "adapter": expected one of "native", "runit", "s6", "sysv", "openrc", "systemd", got the string "natve"');
     });
 
     it('says an empty instance file is empty', () => {

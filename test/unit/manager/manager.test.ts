@@ -498,7 +498,7 @@ describe('manager: loading and running a configuration directory', function () {
     write('metainit.yaml', `run_dir: ${tmp}/run\nlog_dir: ${tmp}/log\n`);
     write('adapters.d/base.yaml', 'adapter: native\nservices: base-services\n');
     write('adapters.d/app.yaml', 'adapter: native\nafter: [base]\nservices: app-services\n');
-    write('adapters.d/legacy.yaml', 'adapter: systemd\n');
+    write('adapters.d/legacy.yaml', 'adapter: upstart\n');
     write('adapters.d/parked.yaml', 'adapter: native\nenabled: false\nservices: base-services\n');
     write('base-services/db.yaml', 'exec: sleep 30\nprovides: [logging]\n');
     write('app-services/web.yaml', 'exec: sleep 30\nafter: [role:logging]\n');
@@ -514,7 +514,7 @@ describe('manager: loading and running a configuration directory', function () {
     await manager.load();
     expect(manager.instances.map((i) => i.name)).to.deep.equal(['app', 'base']);
     expect(manager.diagnostics.map((d) => d.message)).to.deep.equal([
-      `${join(tmp, 'adapters.d/legacy.yaml')}: unable to load instance legacy: key "adapter": expected one of "native", "runit", "s6", "sysv", "openrc", got the string "systemd" (fix: use one of "native", "runit", "s6", "sysv", "openrc")`,
+      `${join(tmp, 'adapters.d/legacy.yaml')}: unable to load instance legacy: key "adapter": expected one of "native", "runit", "s6", "sysv", "openrc", "systemd", got the string "upstart" (fix: use one of "native", "runit", "s6", "sysv", "openrc", "systemd")`,
     ]);
     expect(log.lines).to.include(`error: ${manager.diagnostics[0]!.message}`);
     expect(manager.roles?.grants.get('logging')).to.deep.equal({ instance: 'base', service: 'db' });

@@ -90,6 +90,9 @@ describe('container: an init as PID 1 of its own namespaces', () => {
     expect(s).to.include('T=$(tty)');
     expect(s).to.include('--bind "$T" "$R/dev/console"');
     execFileSync('sh', ['-n', '-c', s]);
+    const caps = containerLaunch({ ...spec, dropCaps: ['audit_write', 'audit_control'] }).script.trimEnd().split('\n').pop();
+    expect(caps).to.match(/^exec \/usr\/bin\/setpriv --bounding-set -audit_write,-audit_control \/usr\/bin\/env -i /);
+    expect(() => containerLaunch({ ...spec, dropCaps: ['AUDIT;x'] })).to.throw(/capability "AUDIT;x" is not a capability name/);
     expect(() => containerLaunch({ ...spec, exports: ['../etc'] })).to.throw(/export "..\/etc" is not a directory name under \/run/);
     expect(() => containerLaunch({ ...spec, binds: [{ source: join(tmp, 'log'), target: '/etc/x' }] })).to.throw(/bind target \/etc\/x is not under \/run/);
   });
