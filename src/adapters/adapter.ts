@@ -101,6 +101,8 @@ export interface Adapter {
 
   load(): Promise<Diagnostic[]>;
   claims(): RoleClaim[];
+  /** roles this instance can never hold, with the reason (`check` names it when the policy asks for one) */
+  unholdable?(): Readonly<Record<string, string>>;
   applyRoles(vetoed: ReadonlySet<string>): void;
   /** how the instance orders its services (valid after load/applyRoles; makes no system call) */
   plan(): InstancePlan;

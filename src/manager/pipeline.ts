@@ -113,7 +113,8 @@ export async function loadStage2(dir: string, env: StageEnv, opts: { includeDisa
   }
   const files = defs.instances.map((d) => ({ name: d.name, kind: d.config.adapter, file: d.file, enabled: d.config.enabled !== false, after: d.config.after }));
   const claims = instances.flatMap((i) => i.adapter.claims().map((c) => ({ instance: i.name, service: c.service, role: c.role })));
-  const roles = decideForConfig(g.config, join(root, 'metainit.yaml'), claims, instances.map((i) => i.name));
+  const unholdable = new Map(instances.flatMap((i) => (i.adapter.unholdable ? [[i.name, i.adapter.unholdable()] as const] : [])));
+  const roles = decideForConfig(g.config, join(root, 'metainit.yaml'), claims, instances.map((i) => i.name), unholdable);
   diagnostics.push(...roles.diagnostics);
   for (const i of instances) i.adapter.applyRoles(roles.vetoed.get(i.name) ?? new Set());
   return { dir: root, global: g.config, files, instances, disabled, diagnostics, roles };

@@ -8,6 +8,6 @@ import type { GlobalConfig } from '../config/schema.js';
 import { allRoleNames } from './names.js';
 import { decideRoles, type InstanceClaim, type RoleDecision } from './registry.js';
 
-export function decideForConfig(global: GlobalConfig, configFile: string, claims: InstanceClaim[], instances: string[]): RoleDecision {
-  return decideRoles({ roles: allRoleNames(global.roles.extra), claims, policy: global.roles, instances, file: configFile });
+export function decideForConfig(global: GlobalConfig, configFile: string, claims: InstanceClaim[], instances: string[], unholdable?: ReadonlyMap<string, Readonly<Record<string, string>>>): RoleDecision {
+  return decideRoles({ roles: allRoleNames(global.roles.extra), claims, policy: global.roles, instances, file: configFile, ...(unholdable ? { unholdable } : {}) });
 }

@@ -71,6 +71,8 @@ export interface RoleInput {
   instances: string[];
   /** metainit.yaml path for diagnostics (default "metainit.yaml") */
   file?: string;
+  /** instance → roles it can never hold, with the reason (a hosted systemd: time-sync, device-manager) */
+  unholdable?: ReadonlyMap<string, Readonly<Record<string, string>>>;
 }
 
 export interface RoleDecision {
@@ -123,7 +125,7 @@ export function decideRoles(input: RoleInput): RoleDecision {
     diagnostics.push({ level, file, key, message, ...(service !== undefined ? { service } : {}) });
   };
   const { byRole, rolesOf } = groupClaims(input.claims, roles, diag);
-  const owners = parseOwners(input.policy.owners, new Set(roles), instances, byRole, diag);
+  const owners = parseOwners(input.policy.owners, new Set(roles), instances, byRole, diag, input.unholdable);
   const priority = [...new Set(input.policy.priority)].filter((i) => instances.has(i) || input.claims.some((c) => c.instance === i));
 
   // Grant, exclude services that would run half, repeat until stable (the excluded set only grows).
@@ -230,6 +232,7 @@ function parseOwners(
   instances: Set<string>,
   byRole: Map<string, ServiceRef[]>,
   diag: (level: Diagnostic['level'], key: string, message: string) => void,
+  unholdable: ReadonlyMap<string, Readonly<Record<string, string>>> = new Map(),
 ): Map<string, Owner> {
   const owners = new Map<string, Owner>();
   for (const [role, value] of Object.entries(raw)) {
@@ -253,6 +256,11 @@ function parseOwners(
     const fallback = 'the priority order decides instead';
     if (!instances.has(owner.instance) && !cands.some((c) => c.instance === owner.instance)) {
       diag('error', key, `${key}: unable to grant role ${role} to ${value}: no instance named ${owner.instance}; ${fallback} (fix: check that adapters.d/${owner.instance}.yaml exists and is enabled, or correct the name)`);
+      continue;
+    }
+    const never = unholdable.get(owner.instance)?.[role];
+    if (never !== undefined && !cands.some((c) => c.instance === owner.instance)) {
+      diag('error', key, `${key}: unable to grant role ${role} to ${value}: ${never}; ${fallback} (fix: give ${role} to a service outside ${owner.instance}, e.g. a native or runit one)`);
       continue;
     }
     if (!cands.some((c) => c.instance === owner.instance && (owner.kind === 'instance' || c.service === owner.service))) {

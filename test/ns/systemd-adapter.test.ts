@@ -129,6 +129,20 @@ describe('ns: systemd hosted next to runit and native (the systemd adapter, test
     expect(inside.stdout.trim()).to.be.oneOf(['running', 'degraded']);
   });
 
+  it('idles when nothing happens: no call loop between metainit and systemd (CPU of both over 3 s)', async () => {
+    const cpu = (pid: number): number => {
+      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+      return (Number(f[11]) + Number(f[12])) * 10; // ms (USER_HZ 100)
+    };
+    const sd = systemdPid(ns)!;
+    const before = [cpu(ns.pid1), cpu(sd)];
+    await new Promise((r) => setTimeout(r, 3000));
+    const used = [cpu(ns.pid1) - before[0]!, cpu(sd) - before[1]!];
+    // a unit loaded, unloaded and loaded again by our own calls kept both at 100 % of a CPU
+    expect(used[0], 'PID 1 ms of CPU in 3 s').to.be.below(600);
+    expect(used[1], 'systemd ms of CPU in 3 s').to.be.below(600);
+  });
+
   it('shows its .service units in status, and sockets, timers and targets only with --all', async () => {
     const plain = await ns.cli(['status']);
     expect(plain.stdout).to.match(/^systemd\/hello-systemd\.service\s+running\s+\d+/m);

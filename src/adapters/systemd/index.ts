@@ -168,6 +168,14 @@ export class SystemdAdapter implements Adapter {
     });
   }
 
+  /** What systemd never runs in a container, whatever the tree enables. */
+  unholdable(): Readonly<Record<string, string>> {
+    return {
+      'time-sync': 'systemd skips systemd-timesyncd in a container (ConditionVirtualization=!container), and a time daemon needs the machine\'s clock',
+      'device-manager': 'systemd-udevd needs a writable /sys, which a hosted systemd never gets',
+    };
+  }
+
   applyRoles(vetoed: ReadonlySet<string>): void {
     this.vetoed = new Set(vetoed);
   }
@@ -436,8 +444,11 @@ export class SystemdAdapter implements Adapter {
         if (!this.visible(name)) return;
         this.byPath.set(path, name);
         const rec = this.record(name);
-        rec.view.path = path;
-        void this.bus?.getAll(path, UNIT_IFACE).then((p) => this.applyUnitProps(rec, p), () => undefined);
+        // a freshly loaded unit is inactive until its PropertiesChanged say otherwise. Never ask
+        // for its properties here: a Get on a unit that systemd unloads meanwhile loads it again
+        // (UnitNew, GC, UnitRemoved, Get …) — a loop that kept systemd, dbus and PID 1 busy.
+        Object.assign(rec.view, { path, load: 'loaded', active: 'inactive', sub: 'dead' });
+        this.refresh(rec);
       } else if (s.member === 'UnitRemoved') {
         const [name, path] = s.body as [string, string];
         this.byPath.delete(path);

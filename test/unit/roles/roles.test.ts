@@ -386,6 +386,20 @@ describe('roles: policy-rc.d', () => {
     expect(both.get('/'), 'blocking cron.service would also block the owner /etc/init.d/cron').to.deep.equal([]);
   });
 
+  it('says why an instance can never hold a role the policy gives it (a hosted systemd and time-sync)', () => {
+    const d = decideRoles({
+      roles: [...BUILTIN_ROLES],
+      claims: claim('native/chrony', 'time-sync'),
+      policy: GlobalConfig.parse({ roles: { owners: { 'time-sync': 'systemd' } } }).roles,
+      instances: ['native', 'systemd'],
+      unholdable: new Map([['systemd', { 'time-sync': 'systemd skips systemd-timesyncd in a container' }]]),
+    });
+    expect(d.diagnostics.map((x) => x.message)).to.deep.equal([
+      'roles.owners.time-sync: unable to grant role time-sync to systemd: systemd skips systemd-timesyncd in a container; the priority order decides instead (fix: give time-sync to a service outside systemd, e.g. a native or runit one)',
+    ]);
+    expect(holderOf(d, 'time-sync')).to.deep.equal({ instance: 'native', service: 'chrony' });
+  });
+
   it('lets the holder\'s own supervisor pass under a refused name (runit\'s invoke-run asks policy-rc.d too)', () => {
     const d = decide([...claim('runit/cron', 'cron'), ...claim('systemd/cron.service', 'cron')], { owners: { cron: 'runit' } });
     const inst = [
