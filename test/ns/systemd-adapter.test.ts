@@ -307,3 +307,75 @@ describe('ns: systemctl poweroff inside the hosted systemd (on_poweroff: stop)',
     expect(systemdPid(ns), 'not restarted').to.equal(undefined);
   });
 });
+
+describe('ns: systemd with on_poweroff: machine, after the logging holder outside it', function () {
+  this.timeout(150_000);
+  let boot: OverlayBoot | undefined;
+  let ns: Ns;
+  let failed = false;
+
+  before(async function () {
+    const reason = whyNot();
+    if (reason) {
+      console.log(`      skipped: ${reason}`);
+      this.skip();
+    }
+    boot = overlayBoot('systemd-machine', { net: true, bootTimeoutMs: 60_000 });
+    ns = await bootNs(boot.options);
+    await ns.waitFor(async () => (await unit(ns, 'systemd/multi-user.target'))?.state === 'running', 60_000, 'systemd up');
+  });
+
+  afterEach(function () {
+    if (this.currentTest?.state === 'failed') failed = true;
+  });
+
+  after(async function () {
+    this.timeout(30_000);
+    if (failed && ns) console.log(`--- PID 1 console (last 6000) ---\n${ns.console().slice(-6000)}`);
+    await ns?.cleanup();
+    boot?.dispose();
+    await removeLeftovers();
+  });
+
+  it('starts the instance only once the logging holder outside is ready, and masks its own rsyslog', async () => {
+    const log = ns.console();
+    const at = (re: RegExp): number => Date.parse(log.split('\n').find((l) => re.test(l))!.split(' ')[0]!);
+    expect(at(/systemd: starting instance/)).to.be.at.least(at(/native\/logger: running/));
+    const rsyslog = await unit(ns, 'systemd/rsyslog.service');
+    expect(rsyslog).to.include({ state: 'stopped', target: 'down' });
+    expect(readFileSync(`/proc/${systemdPid(ns)}/cmdline`, 'utf8').split('\0')).to.include('systemd.mask=rsyslog.service');
+  });
+
+  it('reports a degraded boot with the failed unit named', async () => {
+    await ns.waitFor(() => /systemd: systemd reached multi-user\.target \(degraded\)/.test(ns.console()), 10_000, 'the degraded boot reported');
+    expect(ns.console()).to.match(/warning: systemd: systemd is degraded: failed units fails\.service/);
+    expect(await unit(ns, 'systemd/multi-user.target')).to.include({ state: 'running', reason: 'degraded: some units failed' });
+    expect(await unit(ns, 'systemd/fails.service')).to.include({ state: 'error', reason: 'exited with code 3' });
+  });
+
+  it('restarts only the instance on systemctl reboot inside (on_reboot: restart)', async () => {
+    const old = systemdPid(ns)!;
+    const r = await systemctl(old, ['reboot']);
+    expect(r.code, r.stderr).to.equal(0);
+    await ns.waitFor(() => {
+      const now = systemdPid(ns);
+      return now !== undefined && now !== old;
+    }, 30_000, 'a new systemd after the reboot inside');
+    expect(ns.console()).to.match(/systemd: systemd restarts: reboot inside \(died by SIGHUP\) \(on_reboot: restart\)/);
+    await ns.waitFor(async () => (await unit(ns, 'systemd/multi-user.target'))?.state === 'running', 60_000, 'multi-user.target again');
+    expect((await unit(ns, 'native/logger'))!.state).to.equal('running');
+    expect(ns.alive()).to.equal(true);
+  });
+
+  it('powers the whole machine off on systemctl poweroff inside, through stages 3 and 4 (on_poweroff: machine)', async () => {
+    const r = await systemctl(systemdPid(ns)!, ['poweroff']);
+    expect(r.code, r.stderr).to.equal(0);
+    const exit = await ns.waitExit(90_000);
+    expect(exit.signal, 'PID 1 ends the namespace by poweroff').to.equal('SIGINT');
+    const log = ns.console();
+    expect(log).to.match(/systemd: poweroff or halt inside \(died by SIGINT\): shutting down \(poweroff\)/);
+    expect(log).to.match(/native: stopping instance/);
+    expect(log).to.match(/stage 4: poweroff/);
+    expect(existsSync(subtree()), `${subtree()} left behind`).to.equal(false);
+  });
+});

@@ -302,7 +302,8 @@ export class SystemdAdapter implements Adapter {
     this.bus = bus;
     await this.listUnits().catch((e: unknown) => this.ctx.log.warn(`${this.instance}: unable to list units: ${(e as Error).message}`));
     const state = String(await bus.get('/org/freedesktop/systemd1', MANAGER_IFACE, 'SystemState').catch(() => ''));
-    if (adopted || state === 'running' || state === 'degraded') this.becameReady(state);
+    if (this.phase === 'up') void this.readSystemState(state);
+    else if (adopted || state === 'running' || state === 'degraded') this.becameReady(state);
   }
 
   private async listUnits(): Promise<void> {
@@ -345,7 +346,7 @@ export class SystemdAdapter implements Adapter {
 
   private notified(fields: string[]): void {
     for (const f of fields) {
-      if (f === 'READY=1') this.becameReady(this.systemState);
+      if (f === 'READY=1') this.becameReady(''); // SystemState is read over the bus
       else if (f.startsWith('STATUS=')) this.ctx.log.info(`${this.instance}: systemd: ${f.slice(7)}`);
     }
   }
@@ -353,15 +354,26 @@ export class SystemdAdapter implements Adapter {
   private becameReady(state: string): void {
     if (this.phase !== 'booting') return;
     this.phase = 'up';
-    void (async () => {
-      const s = state || String((await this.bus?.get('/org/freedesktop/systemd1', MANAGER_IFACE, 'SystemState').catch(() => '')) ?? '');
-      this.systemState = s || 'running';
-      if (this.systemState === 'degraded') {
-        const failed = [...this.units.values()].filter((r) => r.view.active === 'failed').map((r) => r.view.name);
-        this.ctx.emit({ type: 'message', level: 'warning', text: `${this.instance}: systemd is degraded: failed units ${failed.join(', ') || '(not shown)'}` });
-      } else this.ctx.log.info(`${this.instance}: systemd reached ${this.cfg!.unit} (${this.systemState})`);
-      this.refreshAll();
-    })();
+    this.refreshAll();
+    void this.readSystemState(state);
+  }
+
+  /**
+   * SystemState once booted: `running`, or `degraded` (logged with the failed units named). READY=1
+   * is sent once the boot finished, so anything else read then counts as running. Read again after
+   * every (re)connect of the bus, so a degraded state seen late is still reported.
+   */
+  private async readSystemState(given = ''): Promise<void> {
+    const s = given || String((await this.bus?.get('/org/freedesktop/systemd1', MANAGER_IFACE, 'SystemState').catch(() => '')) ?? '');
+    const next = s === 'degraded' ? 'degraded' : 'running';
+    const first = this.systemState !== 'running' && this.systemState !== 'degraded';
+    if (!first && next === this.systemState) return;
+    this.systemState = next;
+    if (first) this.ctx.log.info(`${this.instance}: systemd reached ${this.cfg!.unit} (${next})`);
+    if (next === 'degraded') {
+      const failed = [...this.units.values()].filter((r) => r.view.active === 'failed').map((r) => r.view.name);
+      this.ctx.emit({ type: 'message', level: 'warning', text: `${this.instance}: systemd is degraded: failed units ${failed.join(', ') || '(none loaded any more)'}` });
+    }
     this.refreshAll();
   }
 
