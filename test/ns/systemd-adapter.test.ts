@@ -16,7 +16,7 @@
  */
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ServiceStatus } from '../../src/base/states.js';
 import { quietLogger } from '../../src/base/types.js';
@@ -78,35 +78,37 @@ async function unit(ns: Ns, id: string): Promise<ServiceStatus | undefined> {
   return (JSON.parse(r.stdout) as { services: ServiceStatus[] }).services.find((s) => s.id === id);
 }
 
-function bootCase(): { boot: OverlayBoot; ns: Promise<Ns> } {
-  const boot = overlayBoot(CASE, { net: true, bootTimeoutMs: 60_000 });
-  return { boot, ns: bootNs(boot.options) };
+/** ms epoch of the first console line matching `re` (throws naming it when there is none) */
+function lineAt(log: string, re: RegExp): number {
+  const line = log.split('\n').find((l) => re.test(l));
+  if (!line) throw new Error(`no PID 1 log line matches ${re}`);
+  return Date.parse(line.split(' ')[0]!);
 }
 
-describe('ns: systemd hosted next to runit and native (the systemd adapter, test bed overlay)', function () {
-  this.timeout(180_000);
+/**
+ * One boot of `caseName` for the tests of the calling describe: booted in before() (skipped with
+ * the reason when this machine cannot), systemd at multi-user.target; after(): the console when a
+ * test failed, the namespace ended, the instance's cgroup directories removed.
+ */
+function bootForSuite(caseName: string): { readonly ns: Ns } {
   let boot: OverlayBoot | undefined;
-  let ns: Ns;
+  let ns: Ns | undefined;
   let failed = false;
-  const one = (id: string): Promise<ServiceStatus | undefined> => unit(ns, id);
-
   before(async function () {
     const reason = whyNot();
     if (reason) {
       console.log(`      skipped: ${reason}`);
       this.skip();
     }
-    const b = bootCase();
-    boot = b.boot;
-    ns = await b.ns;
+    boot = overlayBoot(caseName, { net: true, bootTimeoutMs: 60_000 });
+    ns = await bootNs(boot.options);
     assertOverlay(ns);
-    await ns.waitFor(async () => (await one('systemd/multi-user.target'))?.state === 'running', 60_000, 'systemd to reach multi-user.target');
+    const booted = ns;
+    await ns.waitFor(async () => (await unit(booted, 'systemd/multi-user.target'))?.state === 'running', 60_000, 'systemd to reach multi-user.target');
   });
-
   afterEach(function () {
     if (this.currentTest?.state === 'failed') failed = true;
   });
-
   after(async function () {
     this.timeout(30_000);
     if (failed && ns) console.log(`--- PID 1 console (last 6000) ---\n${ns.console().slice(-6000)}`);
@@ -114,6 +116,20 @@ describe('ns: systemd hosted next to runit and native (the systemd adapter, test
     boot?.dispose();
     await removeLeftovers();
   });
+  return {
+    get ns(): Ns {
+      if (!ns) throw new Error('harness: the namespace is not booted');
+      return ns;
+    },
+  };
+}
+
+describe('ns: systemd hosted next to runit and native (the systemd adapter, test bed overlay)', function () {
+  this.timeout(180_000);
+  const booted = bootForSuite(CASE);
+  let ns: Ns;
+  beforeEach(() => (ns = booted.ns));
+  const one = (id: string): Promise<ServiceStatus | undefined> => unit(ns, id);
 
   it('boots systemd to multi-user.target as PID 1 of its own namespaces, in the subtree metainit made', async () => {
     const pid = systemdPid(ns);
@@ -181,6 +197,9 @@ describe('ns: systemd hosted next to runit and native (the systemd adapter, test
     await ns.waitFor(() => existsSync(answer) && readFileSync(answer, 'utf8').includes('org.freedesktop.DBus'), 30_000, 'bus-probe to get an answer from the system bus');
     expect(readFileSync(answer, 'utf8')).to.include('org.freedesktop.systemd1');
     expect(comms(ns).filter((c) => c === 'dbus-daemon')).to.have.length(1);
+    // the runit instance has after: [role:message-bus]: it started once systemd's dbus was running
+    const log = ns.console();
+    expect(lineAt(log, /runit: starting instance/)).to.be.at.least(lineAt(log, /systemd\/dbus\.service: running/));
   });
 
   it('runs a package that exists only as systemd units: tang answers /adv on port 80', async () => {
@@ -195,8 +214,7 @@ describe('ns: systemd hosted next to runit and native (the systemd adapter, test
     expect(unit!.state).to.equal('running');
     expect(native!.state).to.equal('running');
     const log = ns.console();
-    const at = (text: string): number => Date.parse(log.split('\n').find((l) => l.includes(text))!.split(' ')[0]!);
-    expect(at('native/after-ready: starting')).to.be.at.least(at('systemd/ready-late.service: running'));
+    expect(lineAt(log, /native\/after-ready: starting/)).to.be.at.least(lineAt(log, /systemd\/ready-late\.service: running/));
   });
 
   it('stops, starts and restarts a unit through the CLI, each job reported done', async () => {
@@ -223,6 +241,15 @@ describe('ns: systemd hosted next to runit and native (the systemd adapter, test
     const logs = await ns.cli(['logs', 'systemd/fails.service']);
     expect(logs.code, logs.stderr).to.equal(0);
     expect(logs.stdout).to.include('fails: giving up with status 3');
+  });
+
+  it('sync reloads systemd and starts a unit enabled in the tree since the boot', async () => {
+    const etc = nsPath(ns, '/run/test/root/etc/systemd/system');
+    writeFileSync(join(etc, 'synced.service'), '[Service]\nExecStart=/usr/local/bin/testbed-ticker synced\n[Install]\nWantedBy=multi-user.target\n');
+    symlinkSync('/etc/systemd/system/synced.service', join(etc, 'multi-user.target.wants/synced.service'));
+    const r = await ns.cli(['sync']);
+    expect(r.code, r.stderr).to.equal(0);
+    await ns.waitFor(async () => (await one('systemd/synced.service'))?.state === 'running', 15_000, 'synced.service running after sync');
   });
 
   it('restarts systemd with backoff after kill -9 of its PID 1, and its units come back', async () => {
@@ -264,34 +291,17 @@ describe('ns: systemd hosted next to runit and native (the systemd adapter, test
     // runsv's supervise state, and the empty lock file systemd-sysusers takes at every boot of systemd
     // systemd chmods device nodes: the machine's own must be untouched (the container's are its own)
     for (const n of ['null', 'zero', 'tty']) expect((statSync(`/dev/${n}`).mode & 0o777).toString(8), `/dev/${n} of the machine`).to.equal('666');
-    const changes = etcChanges(ns).filter((c) => !/etc\/sv\/[\w-]+\/supervise|etc\/runit\/runsvdir|etc\/\.pwd\.lock/.test(c));
+    // (and the unit the sync test added)
+    const changes = etcChanges(ns).filter((c) => !/etc\/sv\/[\w-]+\/supervise|etc\/runit\/runsvdir|etc\/\.pwd\.lock|synced\.service|etc\/systemd\/system\/multi-user\.target\.wants $/.test(c));
     expect(changes, 'the root\'s /etc after the run').to.deep.equal([]);
   });
 });
 
 describe('ns: systemctl poweroff inside the hosted systemd (on_poweroff: stop)', function () {
   this.timeout(120_000);
-  let boot: OverlayBoot | undefined;
+  const booted = bootForSuite(CASE);
   let ns: Ns;
-
-  before(async function () {
-    const reason = whyNot();
-    if (reason) {
-      console.log(`      skipped: ${reason}`);
-      this.skip();
-    }
-    const b = bootCase();
-    boot = b.boot;
-    ns = await b.ns;
-    await ns.waitFor(async () => (await unit(ns, 'systemd/multi-user.target'))?.state === 'running', 60_000, 'systemd up');
-  });
-
-  after(async function () {
-    this.timeout(30_000);
-    await ns?.cleanup();
-    boot?.dispose();
-    await removeLeftovers();
-  });
+  beforeEach(() => (ns = booted.ns));
 
   it('stops the instance only: its units stopped, its subtree gone, runit and native still running', async () => {
     const pid = systemdPid(ns)!;
@@ -310,37 +320,13 @@ describe('ns: systemctl poweroff inside the hosted systemd (on_poweroff: stop)',
 
 describe('ns: systemd with on_poweroff: machine, after the logging holder outside it', function () {
   this.timeout(150_000);
-  let boot: OverlayBoot | undefined;
+  const booted = bootForSuite('systemd-machine');
   let ns: Ns;
-  let failed = false;
-
-  before(async function () {
-    const reason = whyNot();
-    if (reason) {
-      console.log(`      skipped: ${reason}`);
-      this.skip();
-    }
-    boot = overlayBoot('systemd-machine', { net: true, bootTimeoutMs: 60_000 });
-    ns = await bootNs(boot.options);
-    await ns.waitFor(async () => (await unit(ns, 'systemd/multi-user.target'))?.state === 'running', 60_000, 'systemd up');
-  });
-
-  afterEach(function () {
-    if (this.currentTest?.state === 'failed') failed = true;
-  });
-
-  after(async function () {
-    this.timeout(30_000);
-    if (failed && ns) console.log(`--- PID 1 console (last 6000) ---\n${ns.console().slice(-6000)}`);
-    await ns?.cleanup();
-    boot?.dispose();
-    await removeLeftovers();
-  });
+  beforeEach(() => (ns = booted.ns));
 
   it('starts the instance only once the logging holder outside is ready, and masks its own rsyslog', async () => {
     const log = ns.console();
-    const at = (re: RegExp): number => Date.parse(log.split('\n').find((l) => re.test(l))!.split(' ')[0]!);
-    expect(at(/systemd: starting instance/)).to.be.at.least(at(/native\/logger: running/));
+    expect(lineAt(log, /systemd: starting instance/)).to.be.at.least(lineAt(log, /native\/logger: running/));
     const rsyslog = await unit(ns, 'systemd/rsyslog.service');
     expect(rsyslog).to.include({ state: 'stopped', target: 'down' });
     expect(readFileSync(`/proc/${systemdPid(ns)}/cmdline`, 'utf8').split('\0')).to.include('systemd.mask=rsyslog.service');
