@@ -15,6 +15,7 @@
  * per `after:` entry that names nothing. Nothing is printed here: the commands format.
  */
 import type { Diagnostic } from '../base/types.js';
+import { holderOf } from '../roles/registry.js';
 import { DepGraph, resolveRef, serviceGraph, type GraphNode, type ServiceRefs } from '../supervisor/graph.js';
 import { loadStage2, offlineEnv, type InstanceFile, type LoadedInstance, type Stage2 } from './pipeline.js';
 
@@ -67,7 +68,7 @@ export async function checkConfig(dir: string): Promise<ConfigCheck> {
 }
 
 /** The plan of a loaded stage 2 (offline, or the running manager's). */
-export function planStage(stage: Pick<Stage2, 'dir' | 'diagnostics' | 'instances' | 'disabled' | 'files'>): ConfigPlan {
+export function planStage(stage: Pick<Stage2, 'dir' | 'diagnostics' | 'instances' | 'disabled' | 'files'> & { roles?: Stage2['roles'] | undefined }): ConfigPlan {
   const cycleDiags: Diagnostic[] = [];
   const refDiags: Diagnostic[] = [];
   const unknownRefs: UnknownRef[] = [];
@@ -116,7 +117,11 @@ export function planStage(stage: Pick<Stage2, 'dir' | 'diagnostics' | 'instances
   for (const c of svcCycles) cycleDiags.push(cycleDiagnostic(c, fileOf.get(c[0]!) ?? stage.dir, c[0]!.slice(0, c[0]!.indexOf('/'))));
 
   // cycles are a property of the files (all enabled ones); levels, of the instances that run
-  const instanceNodes = instanceGraph(stage.files, disabled, instanceNames, refDiags, unknownRefs);
+  const holderInstance = (role: string): string | undefined => {
+    const h = stage.roles ? holderOf(stage.roles, role) : null;
+    return h && h !== 'metainit' ? h.instance : undefined;
+  };
+  const instanceNodes = instanceGraph(stage.files, disabled, instanceNames, refDiags, unknownRefs, holderInstance);
   const running = new Set(stage.instances.map((i) => i.name));
   const instLevels = new DepGraph(instanceNodes.filter((n) => running.has(n.id))).levels();
   const instCycles = new DepGraph(instanceNodes).findCycles();
@@ -136,16 +141,21 @@ export function planStage(stage: Pick<Stage2, 'dir' | 'diagnostics' | 'instances
 }
 
 /**
- * The enabled instance files' own `after:` as graph nodes (roles are the registry's); unknown
+ * The enabled instance files' own `after:` as graph nodes — `role:NAME` as the instance of the
+ * role's holder, as the manager waits for it (nothing when metainit or nobody holds it); unknown
  * and disabled names are reported.
  */
-function instanceGraph(files: InstanceFile[], disabled: Set<string>, names: string[], refDiags: Diagnostic[], unknownRefs: UnknownRef[]): GraphNode[] {
+function instanceGraph(files: InstanceFile[], disabled: Set<string>, names: string[], refDiags: Diagnostic[], unknownRefs: UnknownRef[], holderInstance: (role: string) => string | undefined): GraphNode[] {
   const nodes: GraphNode[] = [];
   for (const i of files) {
     if (!i.enabled) continue;
     const edges: string[] = [];
     for (const ref of i.after) {
-      if (ref.startsWith('role:')) continue;
+      if (ref.startsWith('role:')) {
+        const holder = holderInstance(ref.slice(5));
+        if (holder !== undefined && holder !== i.name) edges.push(holder);
+        continue;
+      }
       const name = ref.includes('/') ? ref.slice(0, ref.indexOf('/')) : ref;
       if (disabled.has(name)) refDiags.push(disabledRef(i.name, i.file, ref, name));
       else if (!names.includes(name)) {

@@ -115,7 +115,7 @@ function methods(manager: Manager, hooks: ApiHooks, version: string): Calls {
     },
     logs: (p) => manager.logs(name(p), p.lines as number),
     plan: () => {
-      const plan = planStage({ dir: manager.configDir, diagnostics: [], instances: manager.instances, disabled: [], files: manager.files });
+      const plan = planStage({ dir: manager.configDir, diagnostics: [], instances: manager.instances, disabled: [], files: manager.files, roles: manager.roles });
       return { levels: plan.levels, instanceLevels: plan.instanceLevels, summaries: plan.summaries };
     },
     check: async (): Promise<Diagnostic[]> => {

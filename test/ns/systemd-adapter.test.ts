@@ -332,6 +332,11 @@ describe('ns: systemd with on_poweroff: machine, after the logging holder outsid
     expect(readFileSync(`/proc/${systemdPid(ns)}/cmdline`, 'utf8').split('\0')).to.include('systemd.mask=rsyslog.service');
   });
 
+  it('says the same offline: check and plan of the case, inside the namespace where its root exists', async () => {
+    const dir = join(CASES_MULTI, 'systemd-machine');
+    for (const command of ['check', 'plan']) expectGolden(dir, command, cliText(await metainitInNamespace(ns, [command, '--config-dir', dir])));
+  });
+
   it('reports a degraded boot with the failed unit named', async () => {
     await ns.waitFor(() => /systemd: systemd reached multi-user\.target \(degraded\)/.test(ns.console()), 10_000, 'the degraded boot reported');
     expect(ns.console()).to.match(/warning: systemd: systemd is degraded: failed units fails\.service/);

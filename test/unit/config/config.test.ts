@@ -315,6 +315,25 @@ describe('config: check and plan', () => {
     expect(c.plan.levels).to.deep.equal([['native/net'], ['native/dns'], ['native/redis'], ['native/report']]);
   });
 
+  it('levels an instance after role:NAME behind the instance holding that role, as boot waits for it', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'metainit-plan-role-'));
+    try {
+      const put = (f: string, text: string): void => {
+        mkdirSync(dirname(join(dir, f)), { recursive: true });
+        writeFileSync(join(dir, f), text);
+      };
+      put('adapters.d/a.yaml', 'adapter: native\nservices: a-services\nafter: [role:logging]\n');
+      put('a-services/app.yaml', 'exec: /bin/sleep 100\n');
+      put('adapters.d/z.yaml', 'adapter: native\nservices: z-services\n');
+      put('z-services/logger.yaml', 'exec: /bin/sleep 100\nprovides: [logging]\n');
+      const p = await planConfig(dir);
+      expect(p.diagnostics).to.deep.equal([]);
+      expect(p.instanceLevels).to.deep.equal([['z'], ['a']]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('plans 1→2, 3→4 as [[1,3],[2,4]]', async () => {
     const p = await planConfig(fixture('levels'));
     expect(p.diagnostics).to.deep.equal([]);
