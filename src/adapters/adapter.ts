@@ -40,6 +40,7 @@
  * base/states.ts) and reports each change as a `state` event carrying the full `ServiceStatus`,
  * whose `kind` says what the thing is (service, oneshot, socket, timer, target …).
  */
+import type { Mode } from '../base/mode.js';
 import type { ServiceStatus } from '../base/states.js';
 import type { Sys } from '../base/sys.js';
 import type { Diagnostic, Logger } from '../base/types.js';
@@ -89,6 +90,8 @@ export interface AdapterContext {
   rootHooks: RootHooks;
   /** PID 1's reaper: pids to leave to their owner (pty children), pids to watch (adopted after a re-exec) */
   reaper: ChildWatch;
+  /** how metainit runs: only in `machine` mode is the cgroup2 mount (and the machine) its own */
+  mode: Mode;
   deps: DependencyView;
   /** report an event (state change, log line, message) */
   emit(ev: AdapterEvent): void;

@@ -29,6 +29,7 @@ import { holderOf, type RoleDecision } from '../roles/registry.js';
 import { policyRcDHolders, policyRcDNames, removePolicyRcD, writePolicyRcD } from './policy-rc-d.js';
 import { resolveRef, type Ref } from '../supervisor/graph.js';
 import type { RootHooks } from '../supervisor/sandbox.js';
+import type { Mode } from '../base/mode.js';
 import { DEFAULT_KINDS, isFailed, isReady, type ServiceStatus } from '../base/states.js';
 
 export interface Instance extends LoadedInstance {
@@ -58,17 +59,20 @@ export class Manager {
    * @param opts.ownMountNamespace metainit is PID 1 (machine or container): runtime mounts such as
    *   the policy-rc.d bind are its own. False when running as a plain supervisor on a host.
    * @param opts.reaper PID 1's reaper, handed to every adapter (none: nothing adopted is watched)
+   * @param opts.mode how metainit runs (base/mode.ts), handed to every adapter (default supervisor)
    */
   private readonly ownMountNamespace: boolean;
+  private readonly mode: Mode;
   private readonly reaper: ChildWatch;
 
   constructor(
     readonly configDir: string,
     private readonly sys: Sys,
     private readonly log: Logger,
-    opts: { ownMountNamespace?: boolean; reaper?: ChildWatch } = {},
+    opts: { ownMountNamespace?: boolean; reaper?: ChildWatch; mode?: Mode } = {},
   ) {
     this.ownMountNamespace = opts.ownMountNamespace ?? false;
+    this.mode = opts.mode ?? 'supervisor';
     this.reaper = opts.reaper ?? NO_CHILD_WATCH;
     this.events.setMaxListeners(0);
   }
@@ -77,7 +81,7 @@ export class Manager {
 
   /** Load global config, instances and each adapter's own config, and decide the roles (pipeline.ts). Never throws for bad input. */
   async load(): Promise<void> {
-    const env: StageEnv = { sys: this.sys, log: this.log, reaper: this.reaper, rootHooks: this.rootHooks, deps: this.depView, emit: (ev) => this.onAdapterEvent(ev), live: true };
+    const env: StageEnv = { sys: this.sys, log: this.log, reaper: this.reaper, rootHooks: this.rootHooks, deps: this.depView, emit: (ev) => this.onAdapterEvent(ev), live: true, mode: this.mode };
     const stage = await loadStage2(this.configDir, env);
     this.global = stage.global;
     this.instances = stage.instances.map((i) => ({ ...i, started: false }));

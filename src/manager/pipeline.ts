@@ -17,6 +17,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import type { Mode } from '../base/mode.js';
 import type { AdapterEvent } from '../base/events.js';
 import type { Sys } from '../base/sys.js';
 import { quietLogger, type Diagnostic, type Logger } from '../base/types.js';
@@ -49,6 +50,8 @@ export interface StageEnv {
   emit(ev: AdapterEvent): void;
   /** live: create each instance's run dir; offline: create nothing */
   live: boolean;
+  /** how metainit runs (offline: supervisor) */
+  mode?: Mode;
 }
 
 /** One instance file as found, enabled or not. */
@@ -144,6 +147,7 @@ async function createInstance(
       reaper: env.reaper,
       rootHooks: env.rootHooks,
       deps: env.deps,
+      mode: env.mode ?? 'supervisor',
       emit: (ev) => env.emit(ev),
     });
     const diagnostics = await adapter.load();

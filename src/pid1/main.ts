@@ -41,7 +41,7 @@ export async function boot(opts: BootOptions): Promise<never> {
   sys.cloexecFrom(adopted?.keepFds ?? []); // children get no stray descriptors
 
   // 3. stage 2
-  const manager = new Manager(resolve(opts.configDir), sys, log, { ownMountNamespace: mode !== 'supervisor', reaper });
+  const manager = new Manager(resolve(opts.configDir), sys, log, { ownMountNamespace: mode !== 'supervisor', reaper, mode });
   env.attach(manager);
   await manager.load();
   if (opts.socket) manager.global.socket = opts.socket;

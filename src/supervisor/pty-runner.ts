@@ -186,7 +186,11 @@ export function runOnPty(opts: PtyRunOptions): PtyRun {
       dataSub.dispose();
       if (cleanLine(partial) !== '') emit(partial);
       partial = '';
-      const sig = signal ? signalName(signal) : null;
+      let sig = signal ? signalName(signal) : null;
+      // node-pty sometimes loses the wait status of a process it did not see exit by itself (seen
+      // under load: code 0, no signal, for a shell SIGKILLed waiting on `sleep 30`): a run that we
+      // SIGKILLed at its timeout and that then ended "with 0" was killed, not successful
+      if (timedOut && !sig && exitCode === 0) sig = 'SIGKILL';
       resolve({ pid, code: sig ? null : exitCode, signal: sig, lines, timedOut, startedAt, endedAt: Date.now() });
     });
   });

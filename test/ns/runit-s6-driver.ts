@@ -98,6 +98,7 @@ function makeAdapter(create: typeof createRunitAdapter, instance: string, config
     instance,
     config: { after: [], enabled: true, adapter: instance, ...config },
     configDir: '/nonexistent-config',
+    mode: 'supervisor',
     file: '/nonexistent-config/adapters.d/instance.yaml',
     runDir: `/run/metainit/${instance}`,
     logDir: '/tmp',

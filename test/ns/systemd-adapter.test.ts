@@ -143,6 +143,9 @@ describe('ns: systemd hosted next to runit and native (the systemd adapter, test
     await ns.waitFor(() => /systemd: systemd reached multi-user\.target \((running|degraded)\)/.test(ns.console()), 10_000, 'the instance to report systemd ready');
     const inside = await systemctl(pid!, ['is-system-running']);
     expect(inside.stdout.trim()).to.be.oneOf(['running', 'degraded']);
+    // /dev/console is a pty metainit holds: systemd's console output is filed in log_dir
+    const consoleLog = nsPath(ns, '/run/metainit/log/systemd/console.log');
+    await ns.waitFor(() => existsSync(consoleLog) && readFileSync(consoleLog, 'utf8').trim() !== '', 10_000, 'systemd\'s console output in console.log');
   });
 
   it('idles when nothing happens: no call loop between metainit and systemd (CPU of both over 3 s)', async () => {

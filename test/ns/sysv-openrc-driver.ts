@@ -88,6 +88,7 @@ function makeAdapter(factory: AdapterFactory, instance: string, config: AdapterC
     config: { after: [], enabled: true, ...config },
     configDir: '/etc/metainit',
     file: '/etc/metainit/adapters.d/instance.yaml',
+    mode: 'supervisor',
     runDir: '/run/metainit-test',
     logDir: '/tmp',
     sys,

@@ -17,6 +17,7 @@ export function testContext(given: Pick<AdapterContext, 'instance' | 'config' | 
     logDir: '/tmp',
     log: quietLogger,
     reaper: NO_CHILD_WATCH,
+    mode: 'supervisor',
     rootHooks: NO_ROOT_HOOKS,
     deps: { state: () => 'unknown', onChange: () => () => undefined },
     emit: () => undefined,

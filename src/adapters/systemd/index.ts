@@ -36,6 +36,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { signalNumber } from '../../base/signames.js';
 import type { ServiceStatus } from '../../base/states.js';
@@ -48,6 +49,7 @@ import { hostPath } from '../../supervisor/rootfs.js';
 import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
 import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim } from '../adapter.js';
 import { MANAGER_IFACE, PROPS_IFACE, SystemdBus, type BusSignal } from './bus.js';
+import { ConsoleLog } from './console-log.js';
 import { JOB_WORDS, JobTracker } from './jobs.js';
 import { UnitTable, type Observed, type UnitRecord } from './unit-table.js';
 import { SystemdLife, type LifeOptions } from './lifecycle.js';
@@ -83,6 +85,7 @@ export class SystemdAdapter implements Adapter {
   private sandbox: Sandbox = NO_SANDBOX;
   private readonly jobs = new JobTracker();
   private readonly life: SystemdLife;
+  private readonly consoleLog: ConsoleLog;
 
   constructor(private readonly ctx: AdapterContext) {
     this.instance = ctx.instance;
@@ -96,6 +99,7 @@ export class SystemdAdapter implements Adapter {
       bus: () => this.life.bus,
     });
     this.life = new SystemdLife(this.lifeOptions());
+    this.consoleLog = new ConsoleLog(join(ctx.logDir, ctx.instance, 'console.log'), (text) => ctx.emit({ type: 'message', level: 'warning', text: `${ctx.instance}: ${text}` }));
   }
 
   private get root(): string {
@@ -217,6 +221,7 @@ export class SystemdAdapter implements Adapter {
       sys: this.ctx.sys,
       log: this.ctx.log,
       reaper: this.ctx.reaper,
+      machine: this.ctx.mode === 'machine',
       emit: (ev) => this.ctx.emit(ev),
       config: () => this.cfg!,
       launch: () => {
@@ -227,6 +232,10 @@ export class SystemdAdapter implements Adapter {
         return { root: this.root, argv: this.argv(), exports: this.exports(), binds };
       },
       onSignal: (sig) => this.signal(sig),
+      onConsole: (line) => {
+        this.consoleLog.line(line);
+        this.ctx.emit({ type: 'log', id: this.id('console'), stream: 'stdout', line, time: Date.now() });
+      },
       onBus: (bus) => this.units.listUnits(bus),
       down: () => {
         this.units.allDead();
@@ -241,6 +250,7 @@ export class SystemdAdapter implements Adapter {
     try {
       await this.life.stop(deadline);
     } finally {
+      this.consoleLog.close();
       this.sandbox.release();
       this.sandbox = NO_SANDBOX;
     }
@@ -291,7 +301,7 @@ export class SystemdAdapter implements Adapter {
   private ready(name: string, verb: string): SystemdBus {
     if (!this.status(name)) throw new Error(`${this.id(name)}: unable to ${verb}: no such unit in root ${this.root} (fix: see metainit status --all)`);
     if (this.vetoed.has(name)) throw vetoError(this.id(name), verb);
-    if (!this.life.bus) throw new Error(`${this.id(name)}: unable to ${verb}: systemd is not running (${this.life.phase}) (fix: wait for the instance, or see metainit logs ${this.instance}/console)`);
+    if (!this.life.bus) throw new Error(`${this.id(name)}: unable to ${verb}: systemd is not running (${this.life.phase}) (fix: wait for the instance; see metainit status and ${this.consoleLog.file})`);
     return this.life.bus;
   }
 
@@ -344,7 +354,7 @@ export class SystemdAdapter implements Adapter {
   async logs(name: string, n: number): Promise<string[]> {
     const pid = this.life.run?.pid;
     if (pid === undefined) throw new Error(`${this.id(name)}: unable to read logs: systemd is not running (fix: start the instance; its journal is read inside)`);
-    const args = ['-t', String(pid), '-p', '-m', '--', 'journalctl', '--no-pager', '-o', 'short-iso', '-n', String(Math.max(1, n)), ...(name === 'console' ? [] : ['-u', name])];
+    const args = ['-t', String(pid), '-p', '-m', '--', 'journalctl', '--no-pager', '-o', 'short-iso', '-n', String(Math.max(1, n)), '-u', name];
     return new Promise((resolve, reject) => {
       execFile('nsenter', args, { encoding: 'utf8', timeout: 10_000, maxBuffer: 16 << 20 }, (err, stdout, stderr) => {
         if (err && !stdout) reject(new Error(`${this.id(name)}: unable to read logs: ${stderr.trim() || err.message}`));

@@ -30,11 +30,14 @@ export interface LifeOptions {
   sys: Sys;
   log: Logger;
   reaper: ChildWatch;
+  machine: boolean;
   emit(ev: AdapterEvent): void;
   config(): { unit: string; on_poweroff: 'stop' | 'machine'; on_reboot: 'restart' | 'machine'; stop_timeout: number };
   /** what to launch: root, argv, exported /run directories, binds (read at every launch) */
   launch(): Pick<RunOptions, 'root' | 'argv' | 'exports' | 'binds'>;
   onSignal(s: BusSignal): void;
+  /** a line systemd printed on its /dev/console */
+  onConsole(line: string): void;
   /** a bus is (re)connected: rebuild the units */
   onBus(bus: SystemdBus): Promise<void>;
   /** systemd is gone: every unit dead, every job over */
@@ -64,8 +67,9 @@ export class SystemdLife {
       sys: this.o.sys,
       log: this.o.log,
       reaper: this.o.reaper,
+      machine: this.o.machine,
       onNotify: (fields) => this.notified(fields),
-      onConsole: (line) => this.o.emit({ type: 'log', id: `${this.o.instance}/console`, stream: 'stdout', line, time: Date.now() }),
+      onConsole: (line) => this.o.onConsole(line),
       onEnd: (end) => this.ended(end),
     });
   }

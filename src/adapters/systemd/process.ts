@@ -50,6 +50,8 @@ export interface RunOptions {
   sys: Sys;
   log: Logger;
   reaper: ChildWatch;
+  /** metainit is the machine's init (its cgroup2 mount is its own) */
+  machine: boolean;
   onNotify(fields: string[]): void;
   onConsole(line: string): void;
   onEnd(end: RunEnd): void;
@@ -105,7 +107,8 @@ export class SystemdRun {
       await killSubtree(stale, Date.now() + 5000);
       removeSubtree({ ...stale, madeParent: false }, o.log);
     }
-    this.subtree = createSubtree({ instance: o.instance, parent: PARENT, log: o.log });
+    // machine mode: the cgroup2 mount is metainit's own, so controllers are enabled from its root down
+    this.subtree = createSubtree({ instance: o.instance, parent: PARENT, log: o.log, delegateFromMount: o.machine });
     this.notify = o.sys.notifySocket(join(o.runDir, 'notify/sock'), (msg) => o.onNotify(msg.split('\n').filter(Boolean)));
     const consoleTty = await this.openConsole();
     const machineId = join(o.runDir, 'machine-id');

@@ -56,6 +56,7 @@ class Harness {
     const quiet = { info: () => {}, warn: () => {}, error: () => {} };
     this.adapter = new NativeAdapter({
       instance: 'native',
+      mode: 'supervisor',
       config: { adapter: 'native', root: '/', services: this.servicesDir },
       configDir: this.tmp,
       file: `${this.tmp}/adapters.d/instance.yaml`,

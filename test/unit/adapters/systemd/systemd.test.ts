@@ -4,10 +4,11 @@
  * errors, and systemd's argv. The ns tier (test/ns/systemd-adapter.test.ts) runs the real thing.
  */
 import { expect } from 'chai';
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SystemdAdapter } from '../../../../src/adapters/systemd/index.js';
+import { ConsoleLog } from '../../../../src/adapters/systemd/console-log.js';
 import { dict, variant } from '../../../../src/adapters/systemd/bus.js';
 import { classifyEnd } from '../../../../src/adapters/systemd/process.js';
 import { failureReason, unitKind, unitObservation } from '../../../../src/adapters/systemd/states.js';
@@ -155,5 +156,41 @@ describe('systemd adapter: the tree read offline', () => {
     expect(none.diags[0]).to.include({ key: 'root', level: 'error' });
     expect(none.diags[0]!.message).to.match(/\/lib\/systemd\/systemd not found in root .* \(fix: install systemd in that root/);
     expect(none.a.claims()).to.deep.equal([]);
+  });
+});
+
+describe('systemd adapter: the console log', () => {
+  let dir: string;
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'metainit-sdcons-'))));
+  afterEach(() => rmSync(dir, { recursive: true, force: true }));
+  const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 50));
+
+  it('files each line with its time, and starts a new file past 1 MiB keeping one old one', async () => {
+    const warnings: string[] = [];
+    const log = new ConsoleLog(join(dir, 'systemd/console.log'), (t) => warnings.push(t));
+    log.line('[  OK  ] Reached target Multi-User System.');
+    await settle();
+    expect(readFileSync(join(dir, 'systemd/console.log'), 'utf8')).to.match(/^\d{4}-\d\d-\d\dT[\d:.]+Z \[  OK  \] Reached target Multi-User System\.\n$/);
+    const line = 'x'.repeat(1000);
+    for (let i = 0; i < 1200; i++) {
+      log.line(line);
+      if (i % 100 === 0) await settle(); // let the writes drain, as a real console would
+    }
+    await settle();
+    log.close();
+    await settle();
+    expect(statSync(join(dir, 'systemd/console.log.1')).size).to.be.at.most(1024 * 1024);
+    expect(statSync(join(dir, 'systemd/console.log')).size).to.be.above(0);
+    expect(warnings).to.deep.equal([]);
+  });
+
+  it('reports an unwritable file once and drops the lines (the instance runs on)', async () => {
+    writeFileSync(join(dir, 'file'), '');
+    const warnings: string[] = [];
+    const log = new ConsoleLog(join(dir, 'file/console.log'), (t) => warnings.push(t));
+    for (let i = 0; i < 5; i++) log.line('hello');
+    await settle();
+    expect(warnings).to.have.length(1);
+    expect(warnings[0]).to.match(/^console log: unable to write .*file\/console\.log: .* \(fix: check log_dir/);
   });
 });
