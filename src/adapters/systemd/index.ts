@@ -7,7 +7,7 @@
  *   adapter: systemd
  *   root: /srv/debian            # the tree systemd runs from (default /: the machine's own)
  *   unit: multi-user.target      # what systemd boots to (systemd.unit= on its argv)
- *   units: [cron.service, 'tang*']   # optional allow-list: the units metainit shows and claims
+ *   units: [cron.service, 'tang*']   # optional allow-list: of what /etc enables only these run
  *   exclude: [ssh.service]       # never run (masked on systemd's argv) and never shown
  *   export: [dbus]               # /run directories shared with the machine (default [dbus]
  *                                # when this instance holds the message-bus role)
@@ -55,10 +55,12 @@ import { UnitTable, type Observed, type UnitRecord } from './unit-table.js';
 import { SystemdLife, type LifeOptions } from './lifecycle.js';
 import type { RunSnapshot } from './process.js';
 import { unitKind, unitObservation } from './states.js';
-import { cronTwinTimers, enabledUnits, masksFor, unitFileExists, unitMatches } from './units.js';
+import { cronTwinTimers, enabledUnits, masksFor, unitFileExists, unitFiles, unitMatches } from './units.js';
 
 const UNIT = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|timer|target|path|mount|automount|swap|slice|scope|device)$/;
 const PATTERN = /^[A-Za-z0-9:_.\\@*-]+$/;
+/** what an allow-list leaves out is masked only when it would run something of its own */
+const RUNNABLE = /\.(service|socket|timer|path)$/;
 
 export const SystemdInstance = InstanceBase.extend({
   adapter: z.literal('systemd'),
@@ -81,6 +83,10 @@ export class SystemdAdapter implements Adapter {
   private unusable: string | undefined;
   private readonly units: UnitTable;
   private enabled: string[] = [];
+  /** units masked by the configuration (exclude:, and what units: leaves out) */
+  private configMasks = new Set<string>();
+  /** enabled services that run and claim a role: service → role */
+  private claimed = new Map<string, string>();
   private vetoed: ReadonlySet<string> = new Set();
   private sandbox: Sandbox = NO_SANDBOX;
   private readonly jobs = new JobTracker();
@@ -111,12 +117,18 @@ export class SystemdAdapter implements Adapter {
   private id(name: string): string {
     return `${this.instance}/${name}`;
   }
+  private excluded(name: string): boolean {
+    return this.cfg!.exclude.some((p) => unitMatches(p, name));
+  }
+  private listed(name: string): boolean {
+    const c = this.cfg!;
+    return name === c.unit || !c.units || c.units.some((p) => unitMatches(p, name));
+  }
+  /** A service of the instance: its unit, what `units:` lists, and whatever claims a role (it runs). */
   private visible(name: string): boolean {
-    const c = this.cfg;
-    if (!c) return false;
-    if (name === c.unit) return true;
-    if (c.exclude.some((p) => unitMatches(p, name))) return false;
-    return !c.units || c.units.some((p) => unitMatches(p, name));
+    if (!this.cfg) return false;
+    if (name === this.cfg.unit) return true;
+    return !this.excluded(name) && (this.listed(name) || this.claimed.has(name));
   }
 
   // ---------------------------------------------------------------- configuration
@@ -137,20 +149,32 @@ export class SystemdAdapter implements Adapter {
     return diags;
   }
 
-  /** The units enabled in the tree, listed before systemd runs (and kept when it stops). */
+  /**
+   * The tree as it is now: the enabled units (listed before systemd runs, and kept when it
+   * stops), the units that never run (masks by configuration: excluded, and with `units:` the
+   * administrator-enabled ones it does not list) and the role claims of what does run.
+   */
   private readTree(): void {
+    const c = this.cfg!;
     this.enabled = this.unusable ? [] : enabledUnits(this.root);
-    for (const name of [this.cfg!.unit, ...this.enabled]) if (this.visible(name)) this.units.record(name);
+    const files = this.unusable ? [] : unitFiles(this.root);
+    const off = new Set<string>([...c.exclude.filter((p) => !p.includes('*')), ...files.filter((f) => this.excluded(f))]);
+    // `units:` is an allow-list, like runit's services: what the administrator enabled but did not list is not run
+    if (c.units) for (const u of enabledUnits(this.root, true)) if (!this.listed(u) && RUNNABLE.test(u)) off.add(u);
+    this.configMasks = off;
+    this.claimed = new Map(
+      this.enabled.flatMap((service) => {
+        const role = service.endsWith('.service') && !off.has(service) ? roleOfService(service) : undefined;
+        // systemd cannot run a time daemon or udevd in a container; claiming them would veto the real one
+        return role && role !== 'time-sync' && role !== 'device-manager' ? [[service, role] as const] : [];
+      }),
+    );
+    for (const name of [c.unit, ...this.enabled]) if (this.visible(name)) this.units.record(name);
   }
 
-  /** Roles by unit name (roles/known-services.ts), from the enabled units of the tree. */
+  /** Roles by unit name (roles/known-services.ts), from the enabled units of the tree that run. */
   claims(): RoleClaim[] {
-    if (this.unusable) return [];
-    return this.enabled.filter((u) => u.endsWith('.service') && this.visible(u)).flatMap((service) => {
-      const role = roleOfService(service);
-      // systemd cannot run a time daemon or udevd in a container; claiming them would veto the real one
-      return role && role !== 'time-sync' && role !== 'device-manager' ? [{ role, service }] : [];
-    });
+    return [...this.claimed].map(([service, role]) => ({ role, service }));
   }
 
   /** What systemd never runs in a container, whatever the tree enables. */
@@ -167,9 +191,7 @@ export class SystemdAdapter implements Adapter {
 
   /** Units given as systemd.mask= on the argv: excluded units, vetoed services (and their sockets, and cron's twin timers). */
   masks(): string[] {
-    const c = this.cfg!;
-    const out = new Set<string>();
-    for (const p of c.exclude) if (!p.includes('*')) out.add(p);
+    const out = new Set<string>(this.configMasks);
     for (const s of this.vetoed) for (const m of masksFor(this.root, s)) out.add(m);
     if ([...this.vetoed].some((s) => roleOfService(s) === 'cron')) for (const t of cronTwinTimers(this.root)) out.add(t);
     return [...out].sort();
@@ -178,7 +200,7 @@ export class SystemdAdapter implements Adapter {
   /** The exported /run directories: as configured, else dbus when this instance holds the message bus. */
   private exports(): string[] {
     if (this.cfg!.export) return this.cfg!.export;
-    const holdsBus = this.enabled.some((u) => roleOfService(u) === 'message-bus' && !this.vetoed.has(u));
+    const holdsBus = [...this.claimed].some(([service, role]) => role === 'message-bus' && !this.vetoed.has(service));
     return holdsBus ? ['dbus'] : [];
   }
 

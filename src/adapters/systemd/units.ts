@@ -5,7 +5,7 @@
  * /run/systemd/system (never present offline), /usr/local/lib/systemd/system, /lib/systemd/system,
  * /usr/lib/systemd/system. A unit is *enabled* when a `.wants/` or `.requires/` directory in one
  * of them links it (what `systemctl enable` and the packages' static wants make); that is the set
- * role claims are read from. A socket or timer that is enabled brings its service along
+ * role claims are read from (less what is masked). A socket or timer that is enabled brings its service along
  * (`dbus.socket` → `dbus.service`), so the service is counted as enabled too.
  *
  * Vetoes are masks given on systemd's own command line (`systemd.mask=UNIT`: systemd's generator
@@ -41,10 +41,27 @@ export function unitFileExists(root: string, name: string): boolean {
 
 const UNIT_NAME = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|timer|target|path|mount|automount|swap|slice|scope|device)$/;
 
-/** Units linked from a .wants/ or .requires/ directory anywhere in the tree, sorted. */
-export function enabledUnits(root: string): string[] {
+/** Every unit file (or link) name in the tree's unit directories, sorted. */
+export function unitFiles(root: string): string[] {
   const found = new Set<string>();
   for (const d of UNIT_DIRS) {
+    try {
+      for (const n of readdirSync(hostPath(root, d))) if (UNIT_NAME.test(n)) found.add(n);
+    } catch {
+      // no such directory in this tree
+    }
+  }
+  return [...found].sort();
+}
+
+/**
+ * Units linked from a .wants/ or .requires/ directory, sorted: anywhere in the tree, or (`etcOnly`)
+ * only under /etc/systemd/system — what `systemctl enable` and the packages' postinsts made, as
+ * opposed to the static wants systemd ships in /lib (journald, logind, its sockets …).
+ */
+export function enabledUnits(root: string, etcOnly = false): string[] {
+  const found = new Set<string>();
+  for (const d of etcOnly ? UNIT_DIRS.slice(0, 1) : UNIT_DIRS) {
     let dirs: string[];
     try {
       dirs = readdirSync(hostPath(root, d)).filter((n) => n.endsWith('.wants') || n.endsWith('.requires'));

@@ -138,12 +138,26 @@ describe('systemd adapter: the tree read offline', () => {
     expect(a.status('ssh.service'), 'excluded: not a service of the instance').to.equal(undefined);
   });
 
-  it('shows the enabled units before systemd runs, narrowed by units:, and addresses unit files that are not enabled', async () => {
+  it('runs only what units: lists of what the administrator enabled (the rest masked), and shows what runs and claims a role', async () => {
     const { a } = await adapter({ units: ['cron.service', 'man-db.timer'] });
-    expect(a.list().map((s) => s.name)).to.deep.equal(['cron.service', 'multi-user.target']);
+    // systemd's own static wants (dbus.socket, logind in /lib) still run: they claim roles, so they show
+    expect(a.list().map((s) => s.name)).to.deep.equal(['cron.service', 'dbus.service', 'multi-user.target', 'systemd-logind.service']);
+    expect(a.claims()).to.deep.equal([
+      { role: 'cron', service: 'cron.service' },
+      { role: 'message-bus', service: 'dbus.service' },
+      { role: 'login', service: 'systemd-logind.service' },
+    ]);
+    expect(a.masks()).to.deep.equal(['apt-daily.timer', 'rsyslog.service', 'ssh.service', 'systemd-timesyncd.service']);
     expect(a.status('man-db.timer')).to.include({ kind: 'timer', state: 'stopped' });
     expect(a.status('rsyslog.service'), 'not in units:').to.equal(undefined);
-    expect(a.claims()).to.deep.equal([{ role: 'cron', service: 'cron.service' }]);
+  });
+
+  it('masks every unit file an exclude: pattern matches (a template masks its instances)', async () => {
+    unit('lib/systemd/system', 'getty@.service');
+    unit('lib/systemd/system', 'serial-getty@.service');
+    const { a } = await adapter({ exclude: ['*getty@*', 'ssh.service'] });
+    expect(a.masks()).to.deep.equal(['getty@.service', 'serial-getty@.service', 'ssh.service']);
+    expect(a.status('getty@tty1.service')).to.equal(undefined);
   });
 
   it('reports bad keys and a tree without systemd, naming the file, the key and the fix', async () => {
