@@ -18,7 +18,7 @@
  * `<!-- systemd:end -->`. Every machine is a PID + mount + network namespace ended by the run.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { connect, type Client } from '../../src/services-api/client.js';
@@ -49,15 +49,18 @@ async function boot(caseDir: string): Promise<{ ns: Ns; client: Client; dispose(
   const b = overlayBoot(relative(CASES_MULTI, caseDir), { net: true, bootTimeoutMs: 60_000 });
   const ns = await bootNs(b.options);
   const client = await connect(ns.sock);
+  // metainit's cgroup directory for its instances (src/adapters/systemd/process.ts cgroupParent)
+  const parent = `metainit-${/\[(\d+)\]/.exec(readlinkSync(`/proc/${ns.pid1}/ns/pid`))![1]}`;
   const dispose = async (): Promise<void> => {
     client.close();
     await ns.cleanup();
     b.dispose();
     // a namespace ended by SIGKILL leaves the instance's (empty) cgroup directories behind
-    const cg = existingSubtree({ instance: 'systemd', parent: 'metainit' });
-    if (cg && existsSync(cg.path)) {
+    const cg = existingSubtree({ instance: 'systemd', parent });
+    if (cg && existsSync(cg.parent)) {
       await killSubtree(cg, Date.now() + 5000);
       removeSubtree(cg, quietLogger);
+      if (existsSync(cg.parent)) rmdirSync(cg.parent);
     }
   };
   return { ns, client, dispose };

@@ -16,8 +16,8 @@
  */
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readFileSync, readlinkSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import type { ServiceStatus } from '../../src/base/states.js';
 import { quietLogger } from '../../src/base/types.js';
 import { existingSubtree, findCgroup2Mount, killSubtree, removeSubtree } from '../../src/supervisor/cgroup.js';
@@ -32,15 +32,19 @@ function whyNot(): string | undefined {
   return whyNotTestbed(NEEDED) ?? (findCgroup2Mount() ? undefined : 'no cgroup2 file system is mounted');
 }
 
-/** Our instance's cgroup subtree on the host (<cgroup2>/metainit/systemd), while and after. */
-const subtree = (): string => join(findCgroup2Mount()!, 'metainit', 'systemd');
+/** metainit's cgroup directory for a metainit in PID namespace `pidNs` (process.ts cgroupParent) */
+const parentOf = (pidNs: string): string => `metainit-${/\[(\d+)\]/.exec(pidNs)![1]}`;
+/** the PID namespace of a booted metainit, read while it runs */
+const pidNsOf = (ns: Ns): string => readlinkSync(`/proc/${ns.pid1}/ns/pid`);
 
-/** What a namespace killed mid-test leaves (ns.cleanup is a SIGKILL): the instance's subtree. */
-async function removeLeftovers(): Promise<void> {
-  const cg = existingSubtree({ instance: 'systemd', parent: 'metainit' });
-  if (!cg || !existsSync(cg.path)) return;
+/** What a namespace killed mid-test leaves (ns.cleanup is a SIGKILL): the instance's subtree and its parent. */
+async function removeLeftovers(pidNs: string | undefined): Promise<void> {
+  if (pidNs === undefined) return;
+  const cg = existingSubtree({ instance: 'systemd', parent: parentOf(pidNs) });
+  if (!cg || !existsSync(cg.parent)) return;
   await killSubtree(cg, Date.now() + 10_000);
   removeSubtree(cg, quietLogger);
+  if (existsSync(cg.parent)) rmdirSync(cg.parent);
 }
 
 /** comm of every process of the namespace */
@@ -90,9 +94,10 @@ function lineAt(log: string, re: RegExp): number {
  * the reason when this machine cannot), systemd at multi-user.target; after(): the console when a
  * test failed, the namespace ended, the instance's cgroup directories removed.
  */
-function bootForSuite(caseName: string): { readonly ns: Ns } {
+function bootForSuite(caseName: string): { readonly ns: Ns; readonly subtree: string } {
   let boot: OverlayBoot | undefined;
   let ns: Ns | undefined;
+  let pidNs: string | undefined;
   let failed = false;
   before(async function () {
     const reason = whyNot();
@@ -102,6 +107,7 @@ function bootForSuite(caseName: string): { readonly ns: Ns } {
     }
     boot = overlayBoot(caseName, { net: true, bootTimeoutMs: 60_000 });
     ns = await bootNs(boot.options);
+    pidNs = pidNsOf(ns);
     assertOverlay(ns);
     const booted = ns;
     await ns.waitFor(async () => (await unit(booted, 'systemd/multi-user.target'))?.state === 'running', 60_000, 'systemd to reach multi-user.target');
@@ -114,12 +120,16 @@ function bootForSuite(caseName: string): { readonly ns: Ns } {
     if (failed && ns) console.log(`--- PID 1 console (last 6000) ---\n${ns.console().slice(-6000)}`);
     await ns?.cleanup();
     boot?.dispose();
-    await removeLeftovers();
+    await removeLeftovers(pidNs);
   });
   return {
     get ns(): Ns {
       if (!ns) throw new Error('harness: the namespace is not booted');
       return ns;
+    },
+    /** the instance's cgroup subtree on the host, while and after the run */
+    get subtree(): string {
+      return join(findCgroup2Mount()!, parentOf(pidNs!), 'systemd');
     },
   };
 }
@@ -134,7 +144,7 @@ describe('ns: systemd hosted next to runit and native (the systemd adapter, test
   it('boots systemd to multi-user.target as PID 1 of its own namespaces, in the subtree metainit made', async () => {
     const pid = systemdPid(ns);
     expect(pid, 'a systemd process whose parent is unshare').to.be.a('number');
-    expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8')).to.match(/^0::\/metainit\/systemd\/init\.scope$/m);
+    expect(readFileSync(`/proc/${pid}/cgroup`, 'utf8').split('\n')).to.include(`0::/${parentOf(pidNsOf(ns))}/systemd/init.scope`);
     const procStatus = readFileSync(`/proc/${pid}/status`, 'utf8');
     expect(procStatus).to.match(/^NSpid:\s+\d+\s+\d+\s+1$/m);
     const bounding = BigInt(`0x${/^CapBnd:\s+([0-9a-f]+)$/m.exec(procStatus)![1]}`);
@@ -288,9 +298,8 @@ describe('ns: systemd hosted next to runit and native (the systemd adapter, test
     expect(exit.signal, 'PID 1 ends the namespace by poweroff').to.equal('SIGINT');
     const log = ns.console();
     expect(log).to.match(/systemd: stopping instance/);
-    expect(existsSync(subtree()), `${subtree()} left behind`).to.equal(false);
-    const metainitCg = join(findCgroup2Mount()!, 'metainit');
-    if (existsSync(metainitCg)) expect(readdirSync(metainitCg, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name)).to.not.include('systemd');
+    expect(existsSync(booted.subtree), `${booted.subtree} left behind`).to.equal(false);
+    expect(existsSync(dirname(booted.subtree)), 'metainit\'s own cgroup directory removed once empty').to.equal(false);
     // runsv's supervise state, and the empty lock file systemd-sysusers takes at every boot of systemd
     // systemd chmods device nodes: the machine's own must be untouched (the container's are its own)
     for (const n of ['null', 'zero', 'tty']) expect((statSync(`/dev/${n}`).mode & 0o777).toString(8), `/dev/${n} of the machine`).to.equal('666');
@@ -310,7 +319,7 @@ describe('ns: systemctl poweroff inside the hosted systemd (on_poweroff: stop)',
     const pid = systemdPid(ns)!;
     const r = await systemctl(pid, ['poweroff']);
     expect(r.code, r.stderr).to.equal(0);
-    await ns.waitFor(() => systemdPid(ns) === undefined && !existsSync(subtree()), 30_000, 'systemd gone and its subtree removed');
+    await ns.waitFor(() => systemdPid(ns) === undefined && !existsSync(booted.subtree), 30_000, 'systemd gone and its subtree removed');
     expect(ns.console()).to.match(/systemd: systemd stopped: poweroff or halt inside \(died by SIGINT\) \(on_poweroff: stop\)/);
     const all = await ns.status();
     expect(all.find((s) => s.id === 'systemd/hello-systemd.service')).to.include({ state: 'stopped' });
@@ -370,6 +379,6 @@ describe('ns: systemd with on_poweroff: machine, after the logging holder outsid
     expect(log).to.match(/systemd: poweroff or halt inside \(died by SIGINT\): shutting down \(poweroff\)/);
     expect(log).to.match(/native: stopping instance/);
     expect(log).to.match(/stage 4: poweroff/);
-    expect(existsSync(subtree()), `${subtree()} left behind`).to.equal(false);
+    expect(existsSync(booted.subtree), `${booted.subtree} left behind`).to.equal(false);
   });
 });

@@ -3,7 +3,7 @@
  *
  * A run is the chain container.ts builds (outer shell → unshare → systemd as PID 1 of new
  * namespaces), started in a delegated cgroup subtree (cgroup.ts) made for this run and removed
- * after it. Around it:
+ * after it: `<cgroup2>/<cgroupParent()>/<instance>`. Around it:
  *   - the notify socket RUNDIR/notify/sock (bound at /run/host/notify in the container):
  *     READY=1 and STATUS= from systemd arrive there;
  *   - the console: a pty whose master metainit holds (node-pty, through a small holder process
@@ -67,7 +67,22 @@ export interface RunSnapshot {
   cgroup: { mount: string; parent: string; path: string };
 }
 
-const PARENT = 'metainit';
+/**
+ * The directory under the cgroup2 mount that holds this metainit's instances: `metainit` for the
+ * machine's init; for any other metainit `metainit-<its PID namespace's inode>`, so two of them on
+ * one host (containers, tests) never share one — the clean-up of a crashed run's leftovers must
+ * only ever meet this metainit's own processes.
+ */
+export function cgroupParent(machine: boolean): string {
+  if (machine) return 'metainit';
+  try {
+    const ns = /\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1];
+    if (ns) return `metainit-${ns}`;
+  } catch {
+    // no /proc/self/ns: fall back to the process id
+  }
+  return `metainit-pid${process.pid}`;
+}
 
 /** The end of the chain (unshare passes PID 1's end on) as a RunEnd. */
 export function classifyEnd(code: number | null, signal: string | null, stopping: boolean): RunEnd {
@@ -101,14 +116,15 @@ export class SystemdRun {
   async launch(): Promise<number> {
     const { o } = this;
     mkdirSync(join(o.runDir, 'notify'), { recursive: true });
-    const stale = existingSubtree({ instance: o.instance, parent: PARENT });
+    const parent = cgroupParent(o.machine);
+    const stale = existingSubtree({ instance: o.instance, parent });
     if (stale && existsSync(stale.path)) {
       o.log.warn(`${o.instance}: removing the cgroup ${stale.path} a previous run left`);
       await killSubtree(stale, Date.now() + 5000);
       removeSubtree({ ...stale, madeParent: false }, o.log);
     }
     // machine mode: the cgroup2 mount is metainit's own, so controllers are enabled from its root down
-    this.subtree = createSubtree({ instance: o.instance, parent: PARENT, log: o.log, delegateFromMount: o.machine });
+    this.subtree = createSubtree({ instance: o.instance, parent, log: o.log, delegateFromMount: o.machine });
     this.notify = o.sys.notifySocket(join(o.runDir, 'notify/sock'), (msg) => o.onNotify(msg.split('\n').filter(Boolean)));
     const consoleTty = await this.openConsole();
     const machineId = join(o.runDir, 'machine-id');
