@@ -206,9 +206,17 @@ export class SystemdAdapter implements Adapter {
 
   argv(): string[] {
     const c = this.cfg!;
-    // the machine id metainit binds over an empty /etc/machine-id must not be committed to /etc
-    const commit = this.machineIdEmpty() ? ['systemd.mask=systemd-machine-id-commit.service'] : [];
-    return ['/lib/systemd/systemd', `systemd.unit=${c.unit}`, 'systemd.getty_auto=0', 'systemd.journald.forward_to_syslog=1', ...this.masks().map((m) => `systemd.mask=${m}`), ...commit];
+    return ['/lib/systemd/systemd', `systemd.unit=${c.unit}`, 'systemd.getty_auto=0', 'systemd.journald.forward_to_syslog=1', ...[...this.masks(), ...this.keepEtc()].sort().map((m) => `systemd.mask=${m}`)];
+  }
+
+  /**
+   * The boot-time units that would write the tree's /etc, masked: the commit of the machine id
+   * metainit binds over an empty /etc/machine-id, and systemd-sysusers (Debian creates system
+   * users in the maintainer scripts of the packages that ship sysusers.d files; at boot it would
+   * only take /etc/.pwd.lock).
+   */
+  private keepEtc(): string[] {
+    return ['systemd-sysusers.service', ...(this.machineIdEmpty() ? ['systemd-machine-id-commit.service'] : [])].filter((u) => unitFileExists(this.root, u));
   }
 
   private machineIdEmpty(): boolean {

@@ -69,7 +69,7 @@ describe('systemd adapter: the tree read offline', () => {
   };
   beforeEach(() => {
     root = mkdtempSync(join(tmpdir(), 'metainit-sd-'));
-    for (const u of ['cron.service', 'rsyslog.service', 'dbus.service', 'dbus.socket', 'ssh.service', 'systemd-timesyncd.service', 'systemd-logind.service', 'apt-daily.timer', 'man-db.timer', 'multi-user.target']) unit('lib/systemd/system', u);
+    for (const u of ['cron.service', 'rsyslog.service', 'dbus.service', 'dbus.socket', 'ssh.service', 'systemd-timesyncd.service', 'systemd-logind.service', 'apt-daily.timer', 'man-db.timer', 'multi-user.target', 'systemd-sysusers.service', 'systemd-machine-id-commit.service']) unit('lib/systemd/system', u);
     writeFileSync(join(root, 'lib/systemd/systemd'), '');
     mkdirSync(join(root, 'usr/bin'), { recursive: true });
     writeFileSync(join(root, 'usr/bin/systemd-stdio-bridge'), '');
@@ -132,6 +132,7 @@ describe('systemd adapter: the tree read offline', () => {
       'systemd.mask=dbus.socket',
       'systemd.mask=ssh.service',
       'systemd.mask=systemd-machine-id-commit.service',
+      'systemd.mask=systemd-sysusers.service',
     ]);
     expect(a.status('cron.service')).to.include({ state: 'stopped', target: 'down' });
     expect(a.status('cron.service')!.reason).to.match(/vetoed/);
