@@ -23,10 +23,10 @@ import { quietLogger } from '../../src/base/types.js';
 import { existingSubtree, findCgroup2Mount, killSubtree, removeSubtree } from '../../src/supervisor/cgroup.js';
 import { bootNs, type Exit, type Ns } from './harness.js';
 import { cliText, expectGolden } from './golden.js';
-import { assertOverlay, CASES_MULTI, etcChanges, metainitInNamespace, nsPath, overlayBoot, upperDir, whyNot as whyNotTestbed, type OverlayBoot } from './testbed-root.js';
+import { assertOverlay, CASES_MULTI, etcChanges, metainitInNamespace, nsPath, overlayBoot, ROOT_IN_NS, upperDir, whyNot as whyNotTestbed, type OverlayBoot } from './testbed-root.js';
 
 const CASE = 'systemd-runit-native';
-const NEEDED = ['lib/systemd/systemd', 'usr/bin/systemd-stdio-bridge', 'usr/libexec/tangd', 'usr/bin/runsvdir', 'usr/bin/dbus-send', 'etc/systemd/system/ready-late.service'];
+const NEEDED = ['lib/systemd/systemd', 'usr/bin/systemd-stdio-bridge', 'usr/libexec/tangd', 'usr/libexec/accounts-daemon', 'usr/bin/runsvdir', 'usr/bin/dbus-send', 'etc/systemd/system/ready-late.service'];
 
 function whyNot(): string | undefined {
   return whyNotTestbed(NEEDED) ?? (findCgroup2Mount() ? undefined : 'no cgroup2 file system is mounted');
@@ -219,6 +219,14 @@ describe('ns: systemd hosted next to runit and native (the systemd adapter, test
     const get = "require('http').get('http://127.0.0.1/adv', (r) => { let b = ''; r.on('data', (d) => (b += d)); r.on('end', () => { console.log(r.statusCode, b.slice(0, 200)); }); }).on('error', (e) => { console.log('error', e.message); process.exit(1); });";
     const r = await inNs(ns, [process.execPath, '-e', get], ['--net']);
     expect(r.stdout, r.stderr).to.match(/^200 .*"payload"/);
+  });
+
+  it('D-Bus-activates a systemd-only service for a client outside: accountsservice answers on the system bus', async () => {
+    const get = ['chroot', ROOT_IN_NS, 'dbus-send', '--system', '--print-reply', '--reply-timeout=20000', '--dest=org.freedesktop.Accounts', '/org/freedesktop/Accounts', 'org.freedesktop.DBus.Properties.Get', 'string:org.freedesktop.Accounts', 'string:DaemonVersion'];
+    const r = await inNs(ns, get, ['--mount']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/variant\s+string "[\d.]+"/);
+    await ns.waitFor(async () => (await one('systemd/accounts-daemon.service'))?.state === 'running', 10_000, 'accounts-daemon.service running in status');
   });
 
   it('starts a native service after a Type=notify unit only once that unit is ready', async () => {

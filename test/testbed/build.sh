@@ -3,7 +3,8 @@
 #
 #   build.sh rootfs   $WORKDIR/rootfs/     Debian $SUITE (mmdebstrap, minbase) with systemd,
 #                                          sysvinit, OpenRC, runit, s6, a few
-#                                          real daemons, tang (a systemd-only package), and
+#                                          real daemons, tang and accountsservice (packages that
+#                                          exist only as systemd units), and
 #                                          the test services of test/testbed/root/ enabled.
 #   build.sh kernel   $WORKDIR/kernel/     vmlinuz of Debian's linux-image-amd64 (taken out of
 #                                          its .deb, never installed on the host) and initrd.img:
@@ -44,7 +45,7 @@ IMAGE_FREE_MB=${IMAGE_FREE_MB:-512}
 SUITE=${SUITE:-bookworm}
 FORCE=${FORCE:-0}
 PACKAGES="systemd udev dbus sysvinit-core initscripts openrc runit s6 execline busybox-static
-          cron rsyslog openssh-server procps psmisc iproute2 kmod less tang
+          cron rsyslog openssh-server procps psmisc iproute2 kmod less tang accountsservice
           ${EXTRA_PACKAGES:-}"
 
 say() { printf '[testbed %s] %s\n' "$(date +%T)" "$*" >&2; }
