@@ -35,7 +35,7 @@
  *   - vetoes are `systemd.mask=` words on systemd's argv; nothing under the tree's /etc is written.
  */
 import { execFile } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { signalNumber } from '../../base/signames.js';
@@ -55,12 +55,10 @@ import { UnitTable, type Observed, type UnitRecord } from './unit-table.js';
 import { SystemdLife, type LifeOptions } from './lifecycle.js';
 import type { RunSnapshot } from './process.js';
 import { unitKind, unitObservation } from './states.js';
-import { cronTwinTimers, enabledUnits, masksFor, unitFileExists, unitFiles, unitMatches } from './units.js';
+import { etcWriters, isExcluded, isListed, readChoice, unitFileExists, vetoMasks, type TreeChoice } from './units.js';
 
 const UNIT = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|timer|target|path|mount|automount|swap|slice|scope|device)$/;
 const PATTERN = /^[A-Za-z0-9:_.\\@*-]+$/;
-/** what an allow-list leaves out is masked only when it would run something of its own */
-const RUNNABLE = /\.(service|socket|timer|path)$/;
 
 export const SystemdInstance = InstanceBase.extend({
   adapter: z.literal('systemd'),
@@ -82,11 +80,7 @@ export class SystemdAdapter implements Adapter {
   private cfg: SystemdConfig | undefined;
   private unusable: string | undefined;
   private readonly units: UnitTable;
-  private enabled: string[] = [];
-  /** units masked by the configuration (exclude:, and what units: leaves out) */
-  private configMasks = new Set<string>();
-  /** enabled services that run and claim a role: service → role */
-  private claimed = new Map<string, string>();
+  private tree: TreeChoice = { enabled: [], masked: new Set(), claimed: new Map() };
   private vetoed: ReadonlySet<string> = new Set();
   private sandbox: Sandbox = NO_SANDBOX;
   private readonly jobs = new JobTracker();
@@ -101,7 +95,7 @@ export class SystemdAdapter implements Adapter {
       visible: (name) => this.visible(name),
       observe: (rec) => this.observe(rec),
       hostPid: (nsPid) => this.life.run?.hostPidOf(nsPid),
-      keepWhenUnloaded: (name) => unitFileExists(this.root, name) || this.enabled.includes(name) || name === this.cfg?.unit,
+      keepWhenUnloaded: (name) => unitFileExists(this.root, name) || this.tree.enabled.includes(name) || name === this.cfg?.unit,
       bus: () => this.life.bus,
     });
     this.life = new SystemdLife(this.lifeOptions());
@@ -117,18 +111,11 @@ export class SystemdAdapter implements Adapter {
   private id(name: string): string {
     return `${this.instance}/${name}`;
   }
-  private excluded(name: string): boolean {
-    return this.cfg!.exclude.some((p) => unitMatches(p, name));
-  }
-  private listed(name: string): boolean {
-    const c = this.cfg!;
-    return name === c.unit || !c.units || c.units.some((p) => unitMatches(p, name));
-  }
   /** A service of the instance: its unit, what `units:` lists, and whatever claims a role (it runs). */
   private visible(name: string): boolean {
     if (!this.cfg) return false;
     if (name === this.cfg.unit) return true;
-    return !this.excluded(name) && (this.listed(name) || this.claimed.has(name));
+    return !isExcluded(this.cfg, name) && (isListed(this.cfg, name) || this.tree.claimed.has(name));
   }
 
   // ---------------------------------------------------------------- configuration
@@ -149,32 +136,16 @@ export class SystemdAdapter implements Adapter {
     return diags;
   }
 
-  /**
-   * The tree as it is now: the enabled units (listed before systemd runs, and kept when it
-   * stops), the units that never run (masks by configuration: excluded, and with `units:` the
-   * administrator-enabled ones it does not list) and the role claims of what does run.
-   */
+  /** The tree as it is now (units.ts readChoice); the enabled units are listed before systemd runs. */
   private readTree(): void {
     const c = this.cfg!;
-    this.enabled = this.unusable ? [] : enabledUnits(this.root);
-    const files = this.unusable ? [] : unitFiles(this.root);
-    const off = new Set<string>([...c.exclude.filter((p) => !p.includes('*')), ...files.filter((f) => this.excluded(f))]);
-    // `units:` is an allow-list, like runit's services: what the administrator enabled but did not list is not run
-    if (c.units) for (const u of enabledUnits(this.root, true)) if (!this.listed(u) && RUNNABLE.test(u)) off.add(u);
-    this.configMasks = off;
-    this.claimed = new Map(
-      this.enabled.flatMap((service) => {
-        const role = service.endsWith('.service') && !off.has(service) ? roleOfService(service) : undefined;
-        // systemd cannot run a time daemon or udevd in a container; claiming them would veto the real one
-        return role && role !== 'time-sync' && role !== 'device-manager' ? [[service, role] as const] : [];
-      }),
-    );
-    for (const name of [c.unit, ...this.enabled]) if (this.visible(name)) this.units.record(name);
+    this.tree = this.unusable ? { enabled: [], masked: new Set(), claimed: new Map() } : readChoice(this.root, c);
+    for (const name of [c.unit, ...this.tree.enabled]) if (this.visible(name)) this.units.record(name);
   }
 
   /** Roles by unit name (roles/known-services.ts), from the enabled units of the tree that run. */
   claims(): RoleClaim[] {
-    return [...this.claimed].map(([service, role]) => ({ role, service }));
+    return [...this.tree.claimed].map(([service, role]) => ({ role, service }));
   }
 
   /** What systemd never runs in a container, whatever the tree enables. */
@@ -189,42 +160,21 @@ export class SystemdAdapter implements Adapter {
     this.vetoed = new Set(vetoed);
   }
 
-  /** Units given as systemd.mask= on the argv: excluded units, vetoed services (and their sockets, and cron's twin timers). */
+  /** Units given as systemd.mask= on the argv: the configuration's, and the vetoed services' (units.ts). */
   masks(): string[] {
-    const out = new Set<string>(this.configMasks);
-    for (const s of this.vetoed) for (const m of masksFor(this.root, s)) out.add(m);
-    if ([...this.vetoed].some((s) => roleOfService(s) === 'cron')) for (const t of cronTwinTimers(this.root)) out.add(t);
-    return [...out].sort();
+    return [...new Set([...this.tree.masked, ...vetoMasks(this.root, this.vetoed)])].sort();
   }
 
   /** The exported /run directories: as configured, else dbus when this instance holds the message bus. */
   private exports(): string[] {
     if (this.cfg!.export) return this.cfg!.export;
-    const holdsBus = [...this.claimed].some(([service, role]) => role === 'message-bus' && !this.vetoed.has(service));
+    const holdsBus = [...this.tree.claimed].some(([service, role]) => role === 'message-bus' && !this.vetoed.has(service));
     return holdsBus ? ['dbus'] : [];
   }
 
   argv(): string[] {
-    const c = this.cfg!;
-    return ['/lib/systemd/systemd', `systemd.unit=${c.unit}`, 'systemd.getty_auto=0', 'systemd.journald.forward_to_syslog=1', ...[...this.masks(), ...this.keepEtc()].sort().map((m) => `systemd.mask=${m}`)];
-  }
-
-  /**
-   * The boot-time units that would write the tree's /etc, masked: the commit of the machine id
-   * metainit binds over an empty /etc/machine-id, and systemd-sysusers (Debian creates system
-   * users in the maintainer scripts of the packages that ship sysusers.d files; at boot it would
-   * only take /etc/.pwd.lock).
-   */
-  private keepEtc(): string[] {
-    return ['systemd-sysusers.service', ...(this.machineIdEmpty() ? ['systemd-machine-id-commit.service'] : [])].filter((u) => unitFileExists(this.root, u));
-  }
-
-  private machineIdEmpty(): boolean {
-    try {
-      return statSync(hostPath(this.root, '/etc/machine-id')).size === 0;
-    } catch {
-      return false;
-    }
+    const masks = [...new Set([...this.masks(), ...etcWriters(this.root)])].sort();
+    return ['/lib/systemd/systemd', `systemd.unit=${this.cfg!.unit}`, 'systemd.getty_auto=0', 'systemd.journald.forward_to_syslog=1', ...masks.map((m) => `systemd.mask=${m}`)];
   }
 
   plan(): InstancePlan {
@@ -304,7 +254,7 @@ export class SystemdAdapter implements Adapter {
     const name = rec.view.name;
     if (this.unusable) return { state: 'error', target: 'up', reason: this.unusable };
     if (this.vetoed.has(name)) return { state: 'stopped', target: 'down', reason: VETO_REASON };
-    const wanted = name === this.cfg!.unit || this.enabled.includes(name);
+    const wanted = name === this.cfg!.unit || this.tree.enabled.includes(name);
     if (this.life.phase === 'backoff') return { state: wanted ? 'respawn' : 'stopped', target: wanted ? 'up' : 'down', reason: 'systemd is restarting' };
     if (this.life.phase === 'stopping') return { state: 'stopping', target: 'down', reason: 'systemd is stopping' };
     if (this.life.phase === 'down') return { state: 'stopped', target: 'down' };
@@ -396,12 +346,12 @@ export class SystemdAdapter implements Adapter {
   /** daemon-reload, then start the units newly enabled in the tree. */
   async sync(): Promise<Diagnostic[]> {
     if (!this.cfg || this.unusable) return [];
-    const before = new Set(this.enabled);
+    const before = new Set(this.tree.enabled);
     this.readTree();
     const bus = this.life.bus;
     if (!bus) return [];
     await bus.manager('Reload');
-    const added = this.enabled.filter((u) => !before.has(u) && this.visible(u) && !this.vetoed.has(u));
+    const added = this.tree.enabled.filter((u) => !before.has(u) && this.visible(u) && !this.vetoed.has(u));
     const diags: Diagnostic[] = [];
     for (const u of added) {
       await bus.manager('StartUnit', 'ss', [u, 'replace']).catch((e: unknown) => diags.push(diagnostic(this.subject, 'units', `${u}: ${(e as Error).message}`, `see metainit logs ${this.id(u)}`, 'warning')));

@@ -15,7 +15,8 @@
  * by another instance those timers are masked as well, but only when both the timer and the
  * cron job are in the tree (the table below names the pairs).
  */
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
+import { roleOfService } from '../../roles/known-services.js';
 import { hostPath } from '../../supervisor/rootfs.js';
 
 export const UNIT_DIRS = ['/etc/systemd/system', '/usr/local/lib/systemd/system', '/lib/systemd/system', '/usr/lib/systemd/system'];
@@ -103,4 +104,71 @@ export function unitMatches(pattern: string, name: string): boolean {
   if (!pattern.includes('*')) return pattern === name;
   const re = new RegExp(`^${pattern.split('*').map((p) => p.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
   return re.test(name);
+}
+
+/** The instance keys that choose units (index.ts SystemdInstance). */
+export interface UnitChoice {
+  unit: string;
+  units?: string[] | undefined;
+  exclude: string[];
+}
+
+export const isExcluded = (c: UnitChoice, name: string): boolean => c.exclude.some((p) => unitMatches(p, name));
+export const isListed = (c: UnitChoice, name: string): boolean => name === c.unit || !c.units || c.units.some((p) => unitMatches(p, name));
+
+/** what an allow-list leaves out is masked only when it would run something of its own */
+const RUNNABLE = /\.(service|socket|timer|path)$/;
+
+/** The tree as the configuration chooses from it (see readChoice). */
+export interface TreeChoice {
+  /** units linked from .wants/ or .requires/ anywhere in the tree */
+  enabled: string[];
+  /** masked by the configuration: excluded unit files, and what `units:` leaves out of /etc's */
+  masked: Set<string>;
+  /** enabled services that run and claim a role: service → role */
+  claimed: Map<string, string>;
+}
+
+/**
+ * What runs of the tree: the enabled units, less what the configuration masks (every unit file an
+ * `exclude:` pattern matches — a template masks its instances — and, with `units:`, the units the
+ * administrator enabled under /etc/systemd/system that it does not list, like runit's
+ * `services`); the role claims of the services that do run (never time-sync or device-manager:
+ * systemd skips timesyncd and udevd in a container, and claiming them would veto the real one).
+ */
+export function readChoice(root: string, c: UnitChoice): TreeChoice {
+  const enabled = enabledUnits(root);
+  const masked = new Set<string>([...c.exclude.filter((p) => !p.includes('*')), ...unitFiles(root).filter((f) => isExcluded(c, f))]);
+  if (c.units) for (const u of enabledUnits(root, true)) if (!isListed(c, u) && RUNNABLE.test(u)) masked.add(u);
+  const claimed = new Map(
+    enabled.flatMap((service) => {
+      const role = service.endsWith('.service') && !masked.has(service) ? roleOfService(service) : undefined;
+      return role && role !== 'time-sync' && role !== 'device-manager' ? [[service, role] as const] : [];
+    }),
+  );
+  return { enabled, masked, claimed };
+}
+
+/** The masks for vetoed services: each with its socket, and cron's twin timers when a cron is vetoed. */
+export function vetoMasks(root: string, vetoed: ReadonlySet<string>): string[] {
+  const out = new Set<string>();
+  for (const s of vetoed) for (const m of masksFor(root, s)) out.add(m);
+  if ([...vetoed].some((s) => roleOfService(s) === 'cron')) for (const t of cronTwinTimers(root)) out.add(t);
+  return [...out];
+}
+
+/**
+ * The boot-time units that would write the tree's /etc, masked: the commit of the machine id
+ * metainit binds over an empty /etc/machine-id, and systemd-sysusers (Debian creates system users
+ * in the maintainer scripts of the packages that ship sysusers.d files; at boot it would only
+ * take /etc/.pwd.lock).
+ */
+export function etcWriters(root: string): string[] {
+  let emptyId = false;
+  try {
+    emptyId = statSync(hostPath(root, '/etc/machine-id')).size === 0;
+  } catch {
+    // no machine id file: systemd makes a transient one under /run
+  }
+  return ['systemd-sysusers.service', ...(emptyId ? ['systemd-machine-id-commit.service'] : [])].filter((u) => unitFileExists(root, u));
 }
