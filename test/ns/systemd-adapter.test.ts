@@ -264,6 +264,17 @@ describe('ns: systemd hosted next to runit and native (the systemd adapter, test
     expect(logs.stdout).to.include('fails: giving up with status 3');
   });
 
+  it('respawns the bus bridge when it dies: state and jobs work again', async () => {
+    const bridge = ns.procs().find((p) => p.comm.startsWith('systemd-stdio'));
+    expect(bridge, 'systemd-stdio-bridge running').to.not.equal(undefined);
+    process.kill(bridge!.pid, 'SIGKILL');
+    await ns.waitFor(() => /systemd: systemd's bus bridge ended .*; connecting again/.test(ns.console()), 10_000, 'the bridge\'s end noticed');
+    await ns.waitFor(() => ns.procs().some((p) => p.comm.startsWith('systemd-stdio') && p.pid !== bridge!.pid), 10_000, 'a new bridge');
+    const r = await ns.cli(['restart', 'systemd/hello-systemd.service']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect((await one('systemd/hello-systemd.service'))!.state).to.equal('running');
+  });
+
   it('sync reloads systemd and starts a unit enabled in the tree since the boot', async () => {
     const etc = nsPath(ns, '/run/test/root/etc/systemd/system');
     writeFileSync(join(etc, 'synced.service'), '[Service]\nExecStart=/usr/local/bin/testbed-ticker synced\n[Install]\nWantedBy=multi-user.target\n');
