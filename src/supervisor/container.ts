@@ -150,6 +150,9 @@ function mountSteps(spec: ContainerSpec, gid: number | undefined): string[] {
     `m "proc on $R/proc" -t proc -o nosuid,nodev,noexec proc "$R/proc"`,
     `m "$R/proc/sys on itself" --bind "$R/proc/sys" "$R/proc/sys"`,
     `m "$R/proc/sys read-only" -o ${ro} "$R/proc/sys"`,
+    // sysfs is one superblock per network namespace: with the network shared, a sysfs already on
+    // $R/sys (the sandbox's bind, or the staged host root's) makes the new mount EBUSY
+    `umount -R -l "$R/sys" 2>/dev/null || :`,
     `m "sysfs on $R/sys" -t sysfs -o nosuid,nodev,noexec sysfs "$R/sys"`,
     `m "cgroup2 on $R/sys/fs/cgroup" -t cgroup2 -o nosuid,nodev,noexec cgroup2 "$R/sys/fs/cgroup"`,
     `m "$R/sys read-only" -o ${ro} "$R/sys"`,
@@ -198,7 +201,8 @@ export function containerLaunch(spec: ContainerSpec): ContainerLaunch {
     'set -u',
     `R=${shq(root === '/' ? join(spec.runDir, `${spec.name}.root`) : root)}`,
     `fail() { echo "container ${spec.name}: unable to $1 (fix: $2)" >&2; exit 125; }`,
-    'm() { what=$1; shift; mount "$@" || fail "mount $what" "see the mount error above"; }',
+    // mount's own first line goes into the one error line (the rest, "dmesg(1) may have …", is noise)
+    'm() { what=$1; shift; out=$(mount "$@" 2>&1) || fail "mount $what: $(printf %s "$out" | head -n 1 | sed "s/^mount: //")" "see dmesg for the kernel\'s reason"; }',
     ...(root === '/' ? [`mkdir -p "$R" || fail "make $R" "is the run directory writable?"`, `m "the host's / on $R" --rbind / "$R"`] : []),
     ...mountSteps(spec, ttyGid(root)),
     spec.hostname === undefined ? ':' : `printf '%s' ${shq(spec.hostname)} > /proc/sys/kernel/hostname || fail "set the hostname" "is this a UTS namespace of its own?"`,

@@ -193,6 +193,7 @@ export class SystemdRun {
     return undefined;
   }
 
+  /** The launch's own words on a failure: its last line (`container NAME: unable to …`). */
   lastLaunchLine(): string {
     try {
       return readFileSync(this.logFile, 'utf8').trim().split('\n').pop() ?? '';
