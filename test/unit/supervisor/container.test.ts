@@ -44,6 +44,10 @@ describe('container: an init as PID 1 of its own namespaces', () => {
     for (const l of s.split('\n').filter((x) => x.includes('remount'))) expect(l).to.include('bind,remount,ro');
     expect(s).to.include('-t cgroup2 -o nosuid,nodev,noexec cgroup2 "$R/sys/fs/cgroup"');
     expect(s).to.include('-o bind,remount,ro,nosuid,nodev,noexec "$R/sys"');
+    // a sysfs of the shared network namespace already on $R/sys would make the fresh one EBUSY
+    const lines = s.split('\n');
+    expect(lines.findIndex((l) => l === 'umount -R -l "$R/sys" 2>/dev/null || :')).to.be.within(0, lines.findIndex((l) => l.includes('-t sysfs')) - 1);
+    expect(s).to.include('out=$(mount "$@" 2>&1) || fail "mount $what: ');
     expect(s).to.include('-o bind,remount,ro,nosuid,nodev,noexec "$R/proc/sys"');
     expect(s).to.include('newinstance,ptmxmode=0666,mode=0620,gid=5,');
     expect(s).to.include(`--bind ${shq(spec.notifyDir)} "$R/run/host/notify"`);
