@@ -184,24 +184,17 @@ function cycleDiagnostic(cycle: string[], file: string, instance: string | undef
   return d;
 }
 
-function unknownRef(from: string, file: string, ref: string, problem: string): Diagnostic {
-  const d: Diagnostic = {
-    level: 'warning',
-    file,
-    key: 'after',
-    message: `${from}: after "${ref}": ${problem} (fix: correct the name, add what it names, or remove it from after:)`,
-  };
+/** A warning about one `after:` entry of `from` (an instance, or "instance/service"). */
+function afterWarning(from: string, file: string, ref: string, problem: string, fix: string): Diagnostic {
+  const d: Diagnostic = { level: 'warning', file, key: 'after', message: `${from}: after "${ref}": ${problem} (fix: ${fix})` };
   if (from.includes('/')) d.service = from;
   return d;
 }
 
+function unknownRef(from: string, file: string, ref: string, problem: string): Diagnostic {
+  return afterWarning(from, file, ref, problem, 'correct the name, add what it names, or remove it from after:');
+}
+
 function disabledRef(from: string, file: string, ref: string, instance: string): Diagnostic {
-  const d: Diagnostic = {
-    level: 'warning',
-    file,
-    key: 'after',
-    message: `${from}: after "${ref}": instance ${instance} is disabled, so this never becomes ready (fix: set enabled: true in ${instance}'s file, or remove it from after:)`,
-  };
-  if (from.includes('/')) d.service = from;
-  return d;
+  return afterWarning(from, file, ref, `instance ${instance} is disabled, so this never becomes ready`, `set enabled: true in ${instance}'s file, or remove it from after:`);
 }

@@ -55,14 +55,13 @@ import { UnitTable, type Observed, type UnitRecord } from './unit-table.js';
 import { SystemdLife, type LifeOptions } from './lifecycle.js';
 import type { RunSnapshot } from './process.js';
 import { unitKind, unitObservation } from './states.js';
-import { etcWriters, isExcluded, isListed, readChoice, unitFileExists, vetoMasks, type TreeChoice } from './units.js';
+import { etcWriters, isExcluded, isListed, NO_CHOICE, readChoice, UNIT_NAME, unitFileExists, vetoMasks, type TreeChoice } from './units.js';
 
-const UNIT = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|timer|target|path|mount|automount|swap|slice|scope|device)$/;
 const PATTERN = /^[A-Za-z0-9:_.\\@*-]+$/;
 
 export const SystemdInstance = InstanceBase.extend({
   adapter: z.literal('systemd'),
-  unit: z.string().regex(UNIT, { message: 'unit must be a unit name with its suffix (fix: e.g. multi-user.target)' }).default('multi-user.target'),
+  unit: z.string().regex(UNIT_NAME, { message: 'unit must be a unit name with its suffix (fix: e.g. multi-user.target)' }).default('multi-user.target'),
   units: z.array(z.string().regex(PATTERN, { message: 'a unit name or pattern (fix: e.g. cron.service or "tang*")' })).optional(),
   exclude: z.array(z.string().regex(PATTERN, { message: 'a unit name or pattern (fix: e.g. ssh.service)' })).default([]),
   export: z.array(z.string().regex(/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/, { message: 'a directory name under /run (fix: e.g. dbus)' })).optional(),
@@ -80,7 +79,7 @@ export class SystemdAdapter implements Adapter {
   private cfg: SystemdConfig | undefined;
   private unusable: string | undefined;
   private readonly units: UnitTable;
-  private tree: TreeChoice = { enabled: [], masked: new Set(), claimed: new Map() };
+  private tree: TreeChoice = NO_CHOICE;
   private vetoed: ReadonlySet<string> = new Set();
   private sandbox: Sandbox = NO_SANDBOX;
   private readonly jobs = new JobTracker();
@@ -95,7 +94,7 @@ export class SystemdAdapter implements Adapter {
       visible: (name) => this.visible(name),
       observe: (rec) => this.observe(rec),
       hostPid: (nsPid) => this.life.run?.hostPidOf(nsPid),
-      keepWhenUnloaded: (name) => unitFileExists(this.root, name) || this.tree.enabled.includes(name) || name === this.cfg?.unit,
+      keepWhenUnloaded: (name) => unitFileExists(this.root, name) || this.tree.enabled.has(name) || name === this.cfg?.unit,
       bus: () => this.life.bus,
     });
     this.life = new SystemdLife(this.lifeOptions());
@@ -139,7 +138,7 @@ export class SystemdAdapter implements Adapter {
   /** The tree as it is now (units.ts readChoice); the enabled units are listed before systemd runs. */
   private readTree(): void {
     const c = this.cfg!;
-    this.tree = this.unusable ? { enabled: [], masked: new Set(), claimed: new Map() } : readChoice(this.root, c);
+    this.tree = this.unusable ? NO_CHOICE : readChoice(this.root, c);
     for (const name of [c.unit, ...this.tree.enabled]) if (this.visible(name)) this.units.record(name);
   }
 
@@ -254,7 +253,7 @@ export class SystemdAdapter implements Adapter {
     const name = rec.view.name;
     if (this.unusable) return { state: 'error', target: 'up', reason: this.unusable };
     if (this.vetoed.has(name)) return { state: 'stopped', target: 'down', reason: VETO_REASON };
-    const wanted = name === this.cfg!.unit || this.tree.enabled.includes(name);
+    const wanted = name === this.cfg!.unit || this.tree.enabled.has(name);
     if (this.life.phase === 'backoff') return { state: wanted ? 'respawn' : 'stopped', target: wanted ? 'up' : 'down', reason: 'systemd is restarting' };
     if (this.life.phase === 'stopping') return { state: 'stopping', target: 'down', reason: 'systemd is stopping' };
     if (this.life.phase === 'down') return { state: 'stopped', target: 'down' };
@@ -272,7 +271,7 @@ export class SystemdAdapter implements Adapter {
   status(name: string): ServiceStatus | undefined {
     const rec = this.units.get(name);
     if (rec) return this.units.refresh(rec);
-    if (!this.cfg || !UNIT.test(name) || !this.visible(name) || !unitFileExists(this.root, name)) return undefined;
+    if (!this.cfg || !UNIT_NAME.test(name) || !this.visible(name) || !unitFileExists(this.root, name)) return undefined;
     return this.units.refresh(this.units.record(name));
   }
 
@@ -286,9 +285,9 @@ export class SystemdAdapter implements Adapter {
   }
 
   /** Run a job method and wait for its JobRemoved; throws with the result in words unless done. */
-  private async job(name: string, verb: string, member: string, extra: unknown[] = []): Promise<void> {
+  private async job(name: string, verb: string, member: string): Promise<void> {
     const bus = this.ready(name, verb);
-    const [job] = (await bus.manager(member, 'ss', [name, 'replace', ...extra]).catch((e: unknown) => {
+    const [job] = (await bus.manager(member, 'ss', [name, 'replace']).catch((e: unknown) => {
       throw new Error(`${this.id(name)}: unable to ${verb}: ${(e as Error).message}`);
     })) as [string];
     const result = await this.jobs.wait(job, JOB_WAIT_MS);
@@ -351,7 +350,7 @@ export class SystemdAdapter implements Adapter {
     const bus = this.life.bus;
     if (!bus) return [];
     await bus.manager('Reload');
-    const added = this.tree.enabled.filter((u) => !before.has(u) && this.visible(u) && !this.vetoed.has(u));
+    const added = [...this.tree.enabled].filter((u) => !before.has(u) && this.visible(u) && !this.vetoed.has(u));
     const diags: Diagnostic[] = [];
     for (const u of added) {
       await bus.manager('StartUnit', 'ss', [u, 'replace']).catch((e: unknown) => diags.push(diagnostic(this.subject, 'units', `${u}: ${(e as Error).message}`, `see metainit logs ${this.id(u)}`, 'warning')));

@@ -19,7 +19,7 @@ import type { Logger } from '../../base/types.js';
 import { Backoff } from '../../supervisor/backoff.js';
 import type { ChildWatch } from '../../supervisor/reaper.js';
 import type { AdapterEvent } from '../adapter.js';
-import { MANAGER_IFACE, SystemdBus, type BusSignal } from './bus.js';
+import { MANAGER_IFACE, MANAGER_PATH, SystemdBus, type BusSignal } from './bus.js';
 import { SystemdRun, type RunEnd, type RunOptions, type RunSnapshot } from './process.js';
 
 export type Phase = 'down' | 'booting' | 'up' | 'stopping' | 'backoff';
@@ -52,7 +52,6 @@ export class SystemdLife {
   systemState = '';
   run: SystemdRun | undefined;
   bus: SystemdBus | undefined;
-  restarts = 0;
   private adopted: RunSnapshot | undefined;
   private readonly backoff = new Backoff({ initial: 1000, max: 60_000, factor: 2, reset_after: 30_000 });
   private restartTimer: NodeJS.Timeout | undefined;
@@ -127,7 +126,7 @@ export class SystemdLife {
     }
     this.bus = bus;
     await this.o.onBus(bus).catch((e: unknown) => this.o.log.warn(`${this.o.instance}: unable to list units: ${(e as Error).message}`));
-    const state = String(await bus.get('/org/freedesktop/systemd1', MANAGER_IFACE, 'SystemState').catch(() => ''));
+    const state = String(await bus.get(MANAGER_PATH, MANAGER_IFACE, 'SystemState').catch(() => ''));
     if (this.phase === 'up') void this.readSystemState(state);
     else if (adopted || state === 'running' || state === 'degraded') this.becameReady(state);
   }
@@ -153,7 +152,7 @@ export class SystemdLife {
    * every (re)connect of the bus, so a degraded state seen late is still reported.
    */
   private async readSystemState(given = ''): Promise<void> {
-    const s = given || String((await this.bus?.get('/org/freedesktop/systemd1', MANAGER_IFACE, 'SystemState').catch(() => '')) ?? '');
+    const s = given || String((await this.bus?.get(MANAGER_PATH, MANAGER_IFACE, 'SystemState').catch(() => '')) ?? '');
     const next = s === 'degraded' ? 'degraded' : 'running';
     const first = this.systemState !== 'running' && this.systemState !== 'degraded';
     if (!first && next === this.systemState) return;
@@ -195,7 +194,6 @@ export class SystemdLife {
     }
     const d = this.backoff.ran(run?.startedAt ?? Date.now(), Date.now());
     const delay = d.giveUp ? 60_000 : d.delay;
-    this.restarts++;
     this.o.emit({ type: 'message', level: 'warning', text: `${this.o.instance}: systemd ${end.detail}; restarting it in ${delay} ms` });
     this.scheduleRestart(delay);
   }

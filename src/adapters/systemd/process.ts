@@ -125,7 +125,7 @@ export class SystemdRun {
     }
     // machine mode: the cgroup2 mount is metainit's own, so controllers are enabled from its root down
     this.subtree = createSubtree({ instance: o.instance, parent, log: o.log, delegateFromMount: o.machine });
-    this.notify = o.sys.notifySocket(join(o.runDir, 'notify/sock'), (msg) => o.onNotify(msg.split('\n').filter(Boolean)));
+    this.openNotify();
     const consoleTty = await this.openConsole();
     const machineId = join(o.runDir, 'machine-id');
     writeFileSync(machineId, `${createHash('sha256').update(`${o.instance}\0${o.root}`).digest('hex').slice(0, 32)}\n`, { mode: 0o444 });
@@ -165,6 +165,11 @@ export class SystemdRun {
     } finally {
       closeSync(out);
     }
+  }
+
+  /** The notify socket RUNDIR/notify/sock (bound at /run/host/notify/sock inside); made anew after a re-exec. */
+  private openNotify(): void {
+    this.notify = this.o.sys.notifySocket(join(this.o.runDir, 'notify/sock'), (msg) => this.o.onNotify(msg.split('\n').filter(Boolean)));
   }
 
   /**
@@ -295,7 +300,7 @@ export class SystemdRun {
     this.start = snap.start;
     this.startedAt = Date.now();
     this.subtree = { mount: snap.cgroup.mount, parent: snap.cgroup.parent, path: snap.cgroup.path, controllers: [], madeParent: true };
-    this.notify = this.o.sys.notifySocket(join(this.o.runDir, 'notify/sock'), (msg) => this.o.onNotify(msg.split('\n').filter(Boolean)));
+    this.openNotify();
     return undefined;
   }
 }

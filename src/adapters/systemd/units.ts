@@ -40,7 +40,8 @@ export function unitFileExists(root: string, name: string): boolean {
   return UNIT_DIRS.some((d) => existsSync(hostPath(root, `${d}/${name}`)));
 }
 
-const UNIT_NAME = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|timer|target|path|mount|automount|swap|slice|scope|device)$/;
+/** a unit name with its suffix */
+export const UNIT_NAME = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|timer|target|path|mount|automount|swap|slice|scope|device)$/;
 
 /** Every unit file (or link) name in the tree's unit directories, sorted. */
 export function unitFiles(root: string): string[] {
@@ -121,8 +122,8 @@ const RUNNABLE = /\.(service|socket|timer|path)$/;
 
 /** The tree as the configuration chooses from it (see readChoice). */
 export interface TreeChoice {
-  /** units linked from .wants/ or .requires/ anywhere in the tree */
-  enabled: string[];
+  /** units linked from .wants/ or .requires/ anywhere in the tree, in name order */
+  enabled: ReadonlySet<string>;
   /** masked by the configuration: excluded unit files, and what `units:` leaves out of /etc's */
   masked: Set<string>;
   /** enabled services that run and claim a role: service → role */
@@ -137,17 +138,20 @@ export interface TreeChoice {
  * systemd skips timesyncd and udevd in a container, and claiming them would veto the real one).
  */
 export function readChoice(root: string, c: UnitChoice): TreeChoice {
-  const enabled = enabledUnits(root);
+  const enabled = new Set(enabledUnits(root));
   const masked = new Set<string>([...c.exclude.filter((p) => !p.includes('*')), ...unitFiles(root).filter((f) => isExcluded(c, f))]);
   if (c.units) for (const u of enabledUnits(root, true)) if (!isListed(c, u) && RUNNABLE.test(u)) masked.add(u);
   const claimed = new Map(
-    enabled.flatMap((service) => {
+    [...enabled].flatMap((service) => {
       const role = service.endsWith('.service') && !masked.has(service) ? roleOfService(service) : undefined;
       return role && role !== 'time-sync' && role !== 'device-manager' ? [[service, role] as const] : [];
     }),
   );
   return { enabled, masked, claimed };
 }
+
+/** The choice of a tree that cannot run systemd: nothing. */
+export const NO_CHOICE: TreeChoice = { enabled: new Set(), masked: new Set(), claimed: new Map() };
 
 /** The masks for vetoed services: each with its socket, and cron's twin timers when a cron is vetoed. */
 export function vetoMasks(root: string, vetoed: ReadonlySet<string>): string[] {
