@@ -16,7 +16,7 @@
 import { NO_CHILD_WATCH } from '../../src/supervisor/reaper.js';
 import { NO_ROOT_HOOKS } from '../../src/supervisor/sandbox.js';
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, posix } from 'node:path';
 import type { Adapter, AdapterEvent } from '../../src/adapters/adapter.js';
 import { createRunitAdapter } from '../../src/adapters/runit/index.js';
@@ -62,9 +62,11 @@ function put(root: string, p: string, content: string): void {
   writeFileSync(host, content, { mode: 0o755 });
 }
 
-/** Link `name` → `target` in the directory `dir` inside `root`. */
+/** Link `name` → `target` in the directory `dir` inside `root` (replacing a link the test bed has: runit-services enables cron). */
 function link(root: string, dir: string, name: string, target: string): void {
-  symlinkSync(target, hostPath(root, posix.join(resolveIn(root, dir), name)));
+  const at = hostPath(root, posix.join(resolveIn(root, dir), name));
+  rmSync(at, { force: true });
+  symlinkSync(target, at);
 }
 
 function overlay(base: string, name: string): string {

@@ -45,7 +45,7 @@ IMAGE_FREE_MB=${IMAGE_FREE_MB:-512}
 SUITE=${SUITE:-bookworm}
 FORCE=${FORCE:-0}
 PACKAGES="systemd udev dbus sysvinit-core initscripts openrc runit s6 execline busybox-static
-          cron rsyslog openssh-server procps psmisc iproute2 kmod less tang accountsservice
+          cron rsyslog openssh-server procps psmisc iproute2 kmod less tang accountsservice runit-services
           ${EXTRA_PACKAGES:-}"
 
 say() { printf '[testbed %s] %s\n' "$(date +%T)" "$*" >&2; }

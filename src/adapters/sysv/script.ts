@@ -25,6 +25,7 @@ import { childEnv } from '../../supervisor/environment.js';
 import { firstLivePid } from '../../supervisor/pidfile.js';
 import { LineTail, type PtyPool, type PtyResult } from '../../supervisor/pty-runner.js';
 import { inRoot } from '../../supervisor/rootfs.js';
+import { runitHookWords } from './runit-hook.js';
 import type { AdapterEvent, DepState } from '../adapter.js';
 import type { InitScript, ScriptDeps } from './lsb.js';
 import { describeActionExit, stateFromStatus } from './states.js';
@@ -105,6 +106,11 @@ export class Script {
   ) {
     this.owned = metainitOwner(def.name);
     this.reason = this.owned ? ownedReason(this.owned) : undefined;
+  }
+
+  /** words after every action: --force-sysv where runit's LSB hook would take the script (runit-hook.ts; read each time: a package may add /etc/sv/NAME) */
+  private get extra(): string[] {
+    return runitHookWords(this.host.root, this.def.name);
   }
 
   get name(): string {
@@ -204,7 +210,7 @@ export class Script {
 
   /** `script verb` on a pty of its own; its lines go to the tail and the event stream. */
   private async action(verb: string, timeoutMs: number): Promise<PtyResult> {
-    const r = await this.host.pool.run([`/etc/init.d/${this.name}`, verb], timeoutMs, (line) => {
+    const r = await this.host.pool.run([`/etc/init.d/${this.name}`, verb, ...this.extra], timeoutMs, (line) => {
       this.tail.push(line);
       this.host.emit({ type: 'log', id: this.id, stream: 'stdout', line, time: Date.now() });
     });
@@ -215,7 +221,7 @@ export class Script {
 
   /** Exit code of `script status` (4, "unknown", when it cannot run or hangs). */
   private queryStatus(): Promise<number> {
-    const argv = inRoot(this.host.root, [`/etc/init.d/${this.name}`, 'status']);
+    const argv = inRoot(this.host.root, [`/etc/init.d/${this.name}`, 'status', ...this.extra]);
     return new Promise((resolve) => {
       const child = spawn(argv[0]!, argv.slice(1), { env: this.host.env(), cwd: '/', stdio: 'ignore', timeout: STATUS_TIMEOUT_MS, killSignal: 'SIGKILL' });
       child.on('error', () => resolve(4));
