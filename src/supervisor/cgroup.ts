@@ -197,6 +197,19 @@ export function movePid(subtree: CgroupSubtree, pid: number, dir: string = subtr
   }
 }
 
+/**
+ * Move `pid` out of the subtree into the root cgroup of its mount (where metainit itself runs in
+ * machine mode). For the launcher of a cgroup namespace (unshare): the namespace's root cgroup
+ * must hold no process of its own, or cgroup v2 lets it enable no controller for its children.
+ */
+export function moveToMountRoot(subtree: CgroupSubtree, pid: number, ops: CgroupOps = realCgroupOps): void {
+  try {
+    ops.write(join(subtree.mount, 'cgroup.procs'), String(pid));
+  } catch (e) {
+    throw new Error(`cgroup: unable to move pid ${pid} out of ${subtree.path} into ${subtree.mount}: ${(e as Error).message} (fix: is the pid alive?)`);
+  }
+}
+
 /** Every cgroup directory of the subtree, deepest first (the order rmdir and the fallback kill need). */
 export function cgroupsDepthFirst(dir: string, ops: CgroupOps = realCgroupOps): string[] {
   if (!ops.exists(dir)) return [];

@@ -78,6 +78,12 @@ export interface ContainerSpec {
   exports?: string[];
   /** host files (sockets) bound onto paths under the init's fresh /run: source → path inside */
   binds?: Array<{ source: string; target: string }>;
+  /**
+   * Wait (at most 10 s) before exec'ing the init until no process from outside the namespace is
+   * left in the namespace's root cgroup — the caller moves unshare out (cgroup.ts
+   * moveToMountRoot) — so that the init can enable controllers for the cgroups it makes.
+   */
+  soleInCgroup?: boolean;
   /** a host file holding a machine id, bound on /etc/machine-id when the root's is empty (so systemd writes none) */
   machineIdFile?: string;
   /** capabilities dropped from the bounding set before the exec (names without cap_, e.g. audit_write), with the root's setpriv */
@@ -206,6 +212,8 @@ export function containerLaunch(spec: ContainerSpec): ContainerLaunch {
     ...(root === '/' ? [`mkdir -p "$R" || fail "make $R" "is the run directory writable?"`, `m "the host's / on $R" --rbind / "$R"`] : []),
     ...mountSteps(spec, ttyGid(root)),
     spec.hostname === undefined ? ':' : `printf '%s' ${shq(spec.hostname)} > /proc/sys/kernel/hostname || fail "set the hostname" "is this a UTS namespace of its own?"`,
+    // pids outside the PID namespace read as 0 in cgroup.procs
+    ...(spec.soleInCgroup ? ['i=0; while grep -qx 0 "$R/sys/fs/cgroup/cgroup.procs" && [ $i -lt 200 ]; do sleep 0.05; i=$((i + 1)); done'] : []),
     `cd "$R" || fail "enter $R" "does the root exist?"`,
     'pivot_root . . || fail "pivot into $R" "is the root a directory on a mount of its own?"',
     'umount -n -c -l . || fail "detach the old root" "see the umount error above"',

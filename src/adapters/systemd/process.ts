@@ -31,7 +31,7 @@ import { join } from 'node:path';
 import { signalName } from '../../base/signames.js';
 import type { Sys } from '../../base/sys.js';
 import type { Logger } from '../../base/types.js';
-import { createSubtree, existingSubtree, killSubtree, removeSubtree, subtreePids, type CgroupSubtree } from '../../supervisor/cgroup.js';
+import { createSubtree, existingSubtree, killSubtree, moveToMountRoot, removeSubtree, subtreePids, type CgroupSubtree } from '../../supervisor/cgroup.js';
 import { findInitPid, LAUNCH_ENV, writeLaunch, type ContainerSpec } from '../../supervisor/container.js';
 import { alive, readProc, waitUntil } from '../../supervisor/proctree.js';
 import { runOnPty, type PtyRun } from '../../supervisor/pty-runner.js';
@@ -142,6 +142,8 @@ export class SystemdRun {
       machineIdFile: machineId,
       // the container interface: no audit in a container (journald's audit socket then stays idle)
       dropCaps: ['audit_control', 'audit_read', 'audit_write'],
+      // machine mode delegates controllers: unshare leaves the subtree before systemd runs
+      soleInCgroup: o.machine,
     });
     const out = openSync(this.logFile, 'w', 0o600);
     let exited: string | undefined;
@@ -156,6 +158,7 @@ export class SystemdRun {
       this.startedAt = Date.now();
       this.pid = await findInitPid(o.instance, o.argv[0]!, child.pid ?? -1, () => (exited ? `${exited}: ${this.lastLaunchLine()}` : undefined));
       this.outerPid = child.pid;
+      if (o.machine && child.pid !== undefined) moveToMountRoot(this.subtree, child.pid);
       this.start = readProc(this.pid)?.start ?? '';
       return this.pid;
     } catch (e) {

@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Logger } from '../../../src/base/types.js';
-import { assertInside, createSubtree, existingSubtree, findCgroup2Mount, killSubtree, movePid, removeSubtree, subtreePids, type CgroupOps } from '../../../src/supervisor/cgroup.js';
+import { assertInside, createSubtree, existingSubtree, findCgroup2Mount, killSubtree, movePid, moveToMountRoot, removeSubtree, subtreePids, type CgroupOps } from '../../../src/supervisor/cgroup.js';
 
 const FILES = ['cgroup.procs', 'cgroup.controllers', 'cgroup.subtree_control', 'cgroup.kill'];
 const busy = (what: string): Error => Object.assign(new Error(`${what}: busy`), { code: 'EBUSY' });
@@ -158,6 +158,13 @@ describe('cgroup: a delegated subtree', () => {
     expect(await killSubtree(cg, Date.now() + 1000, fs.ops)).to.equal(true);
     expect(fs.writes.filter((w) => w[0].endsWith('cgroup.kill'))).to.deep.equal([[join(cg.path, 'cgroup.kill'), '1']]);
     expect(fs.killed).to.deep.equal([]);
+  });
+
+  it('moves the launcher out of the subtree into the root cgroup of the mount', () => {
+    const fs = tempCgroupFs(tmp);
+    const cg = createSubtree({ instance: 'sd', mount: fs.mount, log: recordingLog(), ops: fs.ops });
+    moveToMountRoot(cg, 77, fs.ops);
+    expect(fs.writes.filter((w) => w[0].endsWith('cgroup.procs')).pop()).to.deep.equal([join(fs.mount, 'cgroup.procs'), '77']);
   });
 
   it('without cgroup.kill, sends SIGKILL to every pid, deepest cgroup first', async () => {

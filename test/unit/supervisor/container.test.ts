@@ -80,6 +80,17 @@ describe('container: an init as PID 1 of its own namespaces', () => {
     execFileSync('sh', ['-n', '-c', s]);
   });
 
+  it('with soleInCgroup, waits before the exec until no process from outside the namespace is in its cgroup', () => {
+    const wait = (x: string): number => x.split('\n').findIndex((l) => l.includes('grep -qx 0 "$R/sys/fs/cgroup/cgroup.procs"'));
+    const s = containerLaunch({ ...spec, soleInCgroup: true }).script;
+    const lines = s.split('\n');
+    expect(wait(s)).to.be.greaterThan(lines.findIndex((l) => l.includes('cgroup2 "$R/sys/fs/cgroup"')));
+    expect(wait(s)).to.be.lessThan(lines.findIndex((l) => l.startsWith('exec ')));
+    expect(lines[wait(s)], 'bounded: never waits forever').to.match(/\[ \$i -lt \d+ \]/);
+    expect(wait(containerLaunch(spec).script), 'not asked: no wait').to.equal(-1);
+    execFileSync('sh', ['-n', '-c', s]);
+  });
+
   it('keeps exported /run directories shared (bound aside before /run is covered, then back), binds sockets onto the new /run, and the console from the pty on stdin', () => {
     writeFileSync(join(tmp, 'log'), '');
     const s = containerLaunch({ ...spec, exports: ['dbus'], binds: [{ source: join(tmp, 'log'), target: '/run/systemd/journal/syslog' }], consoleTty: true }).script;
