@@ -93,8 +93,18 @@ export interface AdapterContext {
   /** how metainit runs: only in `machine` mode is the cgroup2 mount (and the machine) its own */
   mode: Mode;
   deps: DependencyView;
+  /** the other enabled instances of the same configuration (what an adapter may leave to them) */
+  peers?: readonly InstancePeer[];
   /** report an event (state change, log line, message) */
   emit(ev: AdapterEvent): void;
+}
+
+/** Another instance of the configuration, as its instance file names it. */
+export interface InstancePeer {
+  instance: string;
+  adapter: string;
+  /** its root (absolute; / when the file gives none) */
+  root: string;
 }
 
 export interface Adapter {

@@ -21,7 +21,7 @@ import type { Mode } from '../base/mode.js';
 import type { AdapterEvent } from '../base/events.js';
 import type { Sys } from '../base/sys.js';
 import { quietLogger, type Diagnostic, type Logger } from '../base/types.js';
-import type { Adapter, DependencyView } from '../adapters/adapter.js';
+import type { Adapter, DependencyView, InstancePeer } from '../adapters/adapter.js';
 import { loadGlobal, loadInstances, type InstanceConfig } from '../config/loader.js';
 import type { GlobalConfig } from '../config/schema.js';
 import { decideForConfig } from '../roles/decide.js';
@@ -104,10 +104,11 @@ export async function loadStage2(dir: string, env: StageEnv, opts: { includeDisa
   const diagnostics = [...g.diagnostics, ...defs.diagnostics];
   const instances: LoadedInstance[] = [];
   const disabled: LoadedInstance[] = [];
+  const peers = defs.instances.filter((d) => d.config.enabled !== false).map((d) => ({ instance: d.name, adapter: d.config.adapter, root: d.config.root ?? '/' }));
   for (const def of defs.instances) {
     const enabled = def.config.enabled !== false;
     if (!enabled && !opts.includeDisabled) continue;
-    const loaded = await createInstance(root, g.config, def.name, def.file, def.config, env);
+    const loaded = await createInstance(root, g.config, def.name, def.file, def.config, env, peers.filter((p) => p.instance !== def.name));
     // a disabled instance never runs: what is wrong with it is worth a warning, not a failed check
     diagnostics.push(...(enabled ? loaded.diagnostics : loaded.diagnostics.map((d) => ({ ...d, level: 'warning' as const }))));
     // an instance whose own file does not load (its keys, its init missing from its root) is not run
@@ -130,6 +131,7 @@ async function createInstance(
   file: string,
   config: InstanceConfig,
   env: StageEnv,
+  peers: readonly InstancePeer[],
 ): Promise<{ instance?: LoadedInstance; diagnostics: Diagnostic[] }> {
   try {
     const factory = await adapterFactory(config.adapter);
@@ -148,6 +150,7 @@ async function createInstance(
       rootHooks: env.rootHooks,
       deps: env.deps,
       mode: env.mode ?? 'supervisor',
+      peers,
       emit: (ev) => env.emit(ev),
     });
     const diagnostics = await adapter.load();

@@ -35,10 +35,11 @@
  *   - vetoes are `systemd.mask=` words on systemd's argv; nothing under the tree's /etc is written.
  */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { signalNumber } from '../../base/signames.js';
+import { sleep } from '../../base/time.js';
 import type { ServiceStatus } from '../../base/states.js';
 import type { Diagnostic } from '../../base/types.js';
 import { diagnostic, instanceSubject, validate, type Subject } from '../../config/errors.js';
@@ -58,6 +59,10 @@ import { unitKind, unitObservation } from './states.js';
 import { etcWriters, isExcluded, isListed, NO_CHOICE, readChoice, UNIT_NAME, unitFileExists, vetoMasks, type TreeChoice } from './units.js';
 
 const PATTERN = /^[A-Za-z0-9:_.\\@*-]+$/;
+/** masks systemd-sysv-generator when a sysv instance runs the scripts (sysvPeer) */
+const SYSV_GENERATOR_MASK = '/run/systemd/system-generators/systemd-sysv-generator';
+/** how long a launch waits for the logging holder's /dev/log (awaitDevLog) */
+const DEV_LOG_WAIT_MS = 10_000;
 
 export const SystemdInstance = InstanceBase.extend({
   adapter: z.literal('systemd'),
@@ -178,7 +183,9 @@ export class SystemdAdapter implements Adapter {
 
   plan(): InstancePlan {
     const masked = this.masks();
-    return { summary: `systemd boots ${this.cfg?.unit ?? 'multi-user.target'} and orders its units itself${masked.length ? ` (masked: ${masked.join(', ')})` : ''}` };
+    const sysv = this.sysvPeer();
+    const notes = [...(masked.length ? [`masked: ${masked.join(', ')}`] : []), ...(sysv ? [`/etc/init.d scripts left to ${sysv}: systemd-sysv-generator masked`] : [])];
+    return { summary: `systemd boots ${this.cfg?.unit ?? 'multi-user.target'} and orders its units itself${notes.length ? ` (${notes.join('; ')})` : ''}` };
   }
 
   // ---------------------------------------------------------------- life cycle
@@ -205,11 +212,12 @@ export class SystemdAdapter implements Adapter {
       config: () => this.cfg!,
       launch: () => {
         const devLog = hostPath(this.root, '/dev/log');
-        const logOutside = [...this.vetoed].some((s) => roleOfService(s) === 'logging');
         // the logging holder is outside: journald's forwarding reaches the machine's /dev/log
-        const binds = logOutside && existsSync(devLog) ? [{ source: devLog, target: '/run/systemd/journal/syslog' }] : [];
+        const binds = this.logOutside() && existsSync(devLog) ? [{ source: devLog, target: '/run/systemd/journal/syslog' }] : [];
+        if (this.sysvPeer()) binds.push({ source: this.emptyFile(), target: SYSV_GENERATOR_MASK });
         return { root: this.root, argv: this.argv(), exports: this.exports(), binds };
       },
+      prepare: () => this.awaitDevLog(),
       onSignal: (sig) => this.signal(sig),
       onConsole: (line) => {
         this.consoleLog.line(line);
@@ -223,6 +231,45 @@ export class SystemdAdapter implements Adapter {
       changed: () => this.units.refreshAll(),
       failedUnits: () => this.units.records().filter((r) => r.view.active === 'failed').map((r) => r.view.name),
     };
+  }
+
+  /**
+   * The sysv instance of the configuration that runs this root's /etc/init.d scripts, if any. Then
+   * systemd-sysv-generator, which turns each script without a unit of its own into a unit
+   * (hello-sysv.service), would run them a second time: it is masked — an empty file over its name
+   * in the container's own /run/systemd/system-generators, which beats /lib (nothing in the tree
+   * is written). Without a sysv instance, systemd runs the scripts as Debian's systemd does.
+   */
+  private sysvPeer(): string | undefined {
+    return this.ctx.peers?.find((p) => p.adapter === 'sysv' && resolve(p.root) === resolve(this.root))?.instance;
+  }
+
+  /** An empty file in the run directory (the source of masks bound into the container). */
+  private emptyFile(): string {
+    const f = join(this.ctx.runDir, 'empty');
+    if (!existsSync(f)) writeFileSync(f, '', { mode: 0o444 });
+    return f;
+  }
+
+  /** A logging claim of this tree is vetoed: another instance holds logging. */
+  private logOutside(): boolean {
+    return [...this.vetoed].some((s) => roleOfService(s) === 'logging');
+  }
+
+  /**
+   * With logging held outside, /dev/log is bound into the container at launch, so it must exist
+   * by then. `after: [role:logging]` starts this instance once the holder is ready, but a syslog
+   * daemon counts as ready when it is spawned and makes its socket a moment later: wait for it,
+   * at most DEV_LOG_WAIT_MS; without it systemd still starts, and journald keeps its lines.
+   */
+  private async awaitDevLog(): Promise<void> {
+    if (!this.logOutside()) return;
+    const devLog = hostPath(this.root, '/dev/log');
+    const until = Date.now() + DEV_LOG_WAIT_MS;
+    while (!existsSync(devLog) && Date.now() < until) await sleep(100);
+    if (!existsSync(devLog)) {
+      this.ctx.emit({ type: 'message', level: 'warning', text: `${this.instance}: unable to pass the machine's /dev/log to journald: ${devLog} does not exist after ${DEV_LOG_WAIT_MS / 1000} s (fix: give ${this.instance} after: [role:logging], and make the logging holder listen on /dev/log); systemd's logs stay in its journal` });
+    }
   }
 
   async stop(deadline: number): Promise<void> {

@@ -35,6 +35,8 @@ export interface LifeOptions {
   config(): { unit: string; on_poweroff: 'stop' | 'machine'; on_reboot: 'restart' | 'machine'; stop_timeout: number };
   /** what to launch: root, argv, exported /run directories, binds (read at every launch) */
   launch(): Pick<RunOptions, 'root' | 'argv' | 'exports' | 'binds'>;
+  /** waited for before a fresh launch (not a re-adoption): what the launch binds must exist */
+  prepare(): Promise<void>;
   onSignal(s: BusSignal): void;
   /** a line systemd printed on its /dev/console */
   onConsole(line: string): void;
@@ -75,10 +77,14 @@ export class SystemdLife {
 
   /** Launch systemd (or take over the adopted run); readiness and the bus follow. */
   async launch(): Promise<void> {
-    const run = this.newRun();
-    this.run = run;
     this.phase = 'booting';
     this.systemState = 'starting';
+    if (!this.adopted) {
+      await this.o.prepare();
+      if (this.phase !== 'booting') return; // stopped while it waited
+    }
+    const run = this.newRun();
+    this.run = run;
     const snap = this.adopted;
     this.adopted = undefined;
     const why = snap ? run.adopt(snap) : 'nothing to adopt';

@@ -139,6 +139,16 @@ describe('systemd adapter: the tree read offline', () => {
     expect(a.status('ssh.service'), 'excluded: not a service of the instance').to.equal(undefined);
   });
 
+  it('leaves /etc/init.d to a sysv instance on the same root: systemd-sysv-generator masked, and plan says so', async () => {
+    const peers = (r: string) => [{ instance: 'sysv', adapter: 'sysv', root: r }, { instance: 'runit', adapter: 'runit', root }];
+    const on = new SystemdAdapter(testContext({ instance: 'systemd', config: { adapter: 'systemd', root }, sys: createFakeSys(), peers: peers(`${root}/`) }));
+    await on.load();
+    expect((on.plan() as { summary: string }).summary).to.match(/\/etc\/init\.d scripts left to sysv: systemd-sysv-generator masked\)$/);
+    const other = new SystemdAdapter(testContext({ instance: 'systemd', config: { adapter: 'systemd', root }, sys: createFakeSys(), peers: peers('/srv/other') }));
+    await other.load();
+    expect((other.plan() as { summary: string }).summary, 'a sysv instance of another tree changes nothing').to.not.include('sysv-generator');
+  });
+
   it('runs only what units: lists of what the administrator enabled (the rest masked), and shows what runs and claims a role', async () => {
     const { a } = await adapter({ units: ['cron.service', 'man-db.timer'] });
     // systemd's own static wants (dbus.socket, logind in /lib) still run: they claim roles, so they show
