@@ -12,6 +12,9 @@
 #   /usr/sbin/metainit    shell wrapper; /sbin is a symlink to usr/sbin in the image, so the
 #                         kernel finds it as init=/sbin/metainit (no arguments: `boot`)
 #   /etc/metainit/        test/vm/guest-config/
+#   /                     test/vm/guest-root/: the test's own services and units (a runit-only
+#                         log-probe, systemd units log-probe, memory-capped, vm-ready-marker,
+#                         the probes script); nothing that makes systemd or runit cooperate
 #
 # build.sh's stamps make an unchanged tree a no-op; a change of the overlay's contents makes a
 # new image (~5 s), a change of the test bed rebuilds that first.
@@ -59,6 +62,7 @@ while read -r d; do
     [ -e "$M/node_modules/$d" ] || cp -a "$REPO/node_modules/$d" "$M/node_modules/$d"
 done <<< "$deps"
 cp -a "$VM_DIR/guest-config" "$OVERLAY/etc/metainit"
+cp -a "$VM_DIR/guest-root/." "$OVERLAY/"
 printf '#!/bin/sh\nexec /opt/metainit/node /opt/metainit/bin/run.js "$@"\n' > "$OVERLAY/usr/sbin/metainit"
 chmod 755 "$OVERLAY/usr/sbin/metainit"
 # Directories that exist in the root (/, /etc, /usr …) keep the root's owner and mode (build.sh
