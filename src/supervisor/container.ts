@@ -49,6 +49,7 @@
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { regularFileText } from '../base/regular-file.js';
 import { join, posix } from 'node:path';
 import { hostPath } from './rootfs.js';
 
@@ -113,7 +114,7 @@ export const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 /** The tty group's gid in the root's /etc/group, for devpts (undefined when there is none). */
 function ttyGid(root: string): number | undefined {
   try {
-    const line = readFileSync(join(root, 'etc/group'), 'utf8').split('\n').find((l) => l.startsWith('tty:'));
+    const line = (regularFileText(join(root, 'etc/group')) ?? '').split('\n').find((l) => l.startsWith('tty:'));
     const gid = Number(line?.split(':')[2]);
     return Number.isInteger(gid) ? gid : undefined;
   } catch {

@@ -8,17 +8,14 @@
  * the process name: good enough for showing a pid and for `metainit kill`, never for deciding
  * that a service is up (the rc's own status action does that).
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { regularFileText } from '../base/regular-file.js';
 import { hostPath } from './rootfs.js';
 
 /** The live pid in ROOT/`path`, or undefined (no file, no number, process gone). */
 export function readPidFile(root: string, path: string): number | undefined {
-  let text: string;
-  try {
-    text = readFileSync(hostPath(root, path), 'utf8');
-  } catch {
-    return undefined;
-  }
+  const text = regularFileText(hostPath(root, path), 4096);
+  if (text === undefined) return undefined;
   const pid = Number.parseInt(text.trim().split(/\s+/)[0] ?? '', 10);
   if (!Number.isInteger(pid) || pid <= 1) return undefined;
   return existsSync(`/proc/${pid}`) ? pid : undefined;

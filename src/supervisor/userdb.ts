@@ -8,7 +8,7 @@
  * The group defaults to the user's primary group. Without `user:` the service runs as root
  * (uid 0, HOME=/root) — or, when metainit itself is not root, as metainit's own user. Errors read `user NAME: not found in ROOT/etc/passwd`.
  */
-import { readFileSync } from 'node:fs';
+import { regularFileText } from '../base/regular-file.js';
 import { hostPath } from './rootfs.js';
 
 export interface Identity {
@@ -23,12 +23,8 @@ const ROOT_IDENTITY: Identity = { uid: 0, gid: 0, name: 'root', home: '/root' };
 
 /** Split a colon database file into rows; missing file → no rows. */
 function rows(root: string, file: string): string[][] {
-  let text: string;
-  try {
-    text = readFileSync(hostPath(root, file), 'utf8');
-  } catch {
-    return [];
-  }
+  const text = regularFileText(hostPath(root, file));
+  if (text === undefined) return [];
   return text
     .split('\n')
     .filter((l) => l && !l.startsWith('#'))

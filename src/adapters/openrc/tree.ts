@@ -9,7 +9,8 @@
  * Paths are inside the root; every access goes through hostPath. Writes only ever land in
  * /run/openrc, which is a tmpfs of the root (rootfs.ts), never in /etc.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { regularFileText } from '../../base/regular-file.js';
 import { join } from 'node:path';
 import { hostPath } from '../../supervisor/rootfs.js';
 import { OPENRC_STATE_DIRS, OPENRC_STATES } from './states.js';
@@ -46,11 +47,7 @@ export class OpenrcTree {
   }
 
   scriptText(name: string): string {
-    try {
-      return readFileSync(this.at(`/etc/init.d/${name}`), 'utf8');
-    } catch {
-      return '';
-    }
+    return regularFileText(this.at(`/etc/init.d/${name}`)) ?? '';
   }
 
   /** An LSB script, not an openrc-run one: `rc-service` does not record its state. */
@@ -62,7 +59,8 @@ export class OpenrcTree {
   pidfiles(name: string): string[] {
     const out: string[] = [];
     try {
-      out.push(readFileSync(this.at(`${SVCDIR}/options/${name}/pidfile`), 'utf8').trim());
+      const saved = regularFileText(this.at(`${SVCDIR}/options/${name}/pidfile`), 4096);
+      if (saved !== undefined) out.push(saved.trim());
     } catch {
       /* no saved option */
     }

@@ -28,7 +28,8 @@
  *     and — reversed — X-Stop-After), for DepGraph's levels/cycles and stop order.
  * Everything here but the two readers at the end is pure.
  */
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { readdirSync, readlinkSync, statSync } from 'node:fs';
+import { readRegularFile } from '../../base/regular-file.js';
 import { basename, join } from 'node:path';
 import { facilityMeaning } from '../../roles/lsb-facilities.js';
 import type { GraphNode } from '../../supervisor/graph.js';
@@ -366,7 +367,9 @@ export function readInitDir(root: string): { scripts: InitScript[]; problems: Re
     try {
       const st = statSync(file);
       if (!st.isFile() || (st.mode & 0o111) === 0) continue;
-      scripts.push(scanInitScript(name, readFileSync(file, 'utf8')));
+      const text = readRegularFile(file);
+      if ('error' in text) throw Object.assign(new Error(text.error), { code: text.error });
+      scripts.push(scanInitScript(name, text.text));
     } catch (e) {
       problems.push({ problem: `${file}: unable to read script: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, fix: 'make the script a readable file or add it to exclude:' });
     }

@@ -166,7 +166,7 @@ describe('config: native services', () => {
     expect(dns.backoff).to.deep.equal({ initial: 200, max: 5000, factor: 2, reset_after: 60_000 });
     expect(dns.stop_timeout).to.equal(2500);
     expect(dns.stop_signal).to.equal('SIGINT');
-    expect(dns.log).to.deep.equal({ to: 'file', max_size: 10 * 1024 * 1024, keep: 2, tail: 1000 });
+    expect(dns.log).to.deep.equal({ to: 'file', max_size: 10 * 1024 * 1024, keep: 2, tail: 1000, when_full: 'block' });
   });
 
   it('runs exec through /bin/sh -c only with shell: true', () => {
@@ -301,7 +301,29 @@ describe('config: messages for zod issues', () => {
   it('reports a repeated key as a YAML error with its position', () => {
     const r = parseYamlText('exec: a\nexec: b\n', subject);
     expect(r.ok).to.equal(false);
-    if (!r.ok) expect(r.diagnostics[0]!.message).to.equal(`${subject.file}: unable to load service native/x: line 2:1: invalid YAML: map keys must be unique (fix: keep one of the repeated keys)`);
+    if (!r.ok) expect(r.diagnostics[0]!.message).to.equal(`${subject.file}: unable to load service native/x: line 2:1: invalid YAML: map keys must be unique ("exec" is repeated) (fix: keep one of the repeated keys)`);
+  });
+});
+
+describe('config: hostile YAML', () => {
+  it('finds a repeated key among 40 000 in one pass, and names it with its line', () => {
+    const keys = Array.from({ length: 40_000 }, (_, i) => `k${i}: ${i}`);
+    const r = parseYamlText(`environ:\n${keys.map((k) => `  ${k}`).join('\n')}\n  k7: again\n`, subject);
+    expect(r.ok).to.equal(false);
+    if (!r.ok) expect(r.diagnostics[0]!.message).to.include('line 40002:3: invalid YAML: map keys must be unique ("k7" is repeated)');
+  });
+
+  it('refuses an alias bomb and says what it is', () => {
+    const bomb = ['a: &a [x, x, x, x, x, x, x, x, x, x]', ...'bcdefgh'.split('').map((c, i) => `${c}: &${c} [${Array(10).fill(`*${'abcdefgh'[i]}`).join(', ')}]`), 'exec: *h'].join('\n');
+    const r = parseYamlText(bomb, subject);
+    expect(r.ok).to.equal(false);
+    if (!r.ok) expect(r.diagnostics[0]!.message).to.match(/invalid YAML: its aliases \(\*name\) expand to too many nodes .*an alias bomb\?\) \(fix: write the repeated values out, or use fewer aliases\)$/);
+  });
+
+  it('refuses a file over the size cap before parsing it', () => {
+    const r = parseYamlText(`exec: ${'x'.repeat(1024 * 1024 + 1)}\n`, subject);
+    expect(r.ok).to.equal(false);
+    if (!r.ok) expect(r.diagnostics[0]!.message).to.match(/characters, more than the 1048576 a configuration file may have \(fix: split it/);
   });
 });
 
