@@ -119,6 +119,8 @@ export const LogConfig = z.union([
       keep: z.number().int().min(0).max(100).default(3),
       /** lines kept in memory for `metainit logs` */
       tail: z.number().int().min(0).max(100_000).default(1000),
+      /** the file cannot keep up (slow or full disk): block the service on its pipe, or drop lines (counted) */
+      when_full: z.enum(['block', 'drop']).default('block'),
     })
     .strict(),
 ]);

@@ -15,6 +15,11 @@
  *     `console` — `[instance/name] line` on metainit's stdout; `none` — nowhere else;
  *   - an AdapterEvent {type:'log'} for live followers.
  * File writes are asynchronous and queued, so a slow disk never blocks PID 1; `flush()` waits.
+ * The queue is bounded: beyond HIGH_WATER bytes the sink stops reading its pipes (`when_full:
+ * block`, the default — the service blocks on its full pipe, as under s6-log) or drops lines and
+ * counts them (`when_full: drop`, one marker line once the file caught up). A failing write is
+ * retried (RotatingFile), so logging resumes by itself when space returns, and close() never
+ * waits for a failing file: nothing here can hold up a shutdown.
  */
 import { closeSync, mkdirSync } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
@@ -27,6 +32,12 @@ import type { Sys } from '../base/sys.js';
 const MAX_LINE = 64 * 1024;
 /** how long close() lets a pipe drain before dropping it */
 const DRAIN_MS = 300;
+/** queued file bytes above which the pipes pause (when_full: block) or lines are dropped (drop) */
+const HIGH_WATER = 1024 * 1024;
+/** … and below which reading resumes */
+const LOW_WATER = 256 * 1024;
+/** a failed file write is tried again after this long */
+const RETRY_MS = 1000;
 
 export type LogStream = 'stdout' | 'stderr';
 
@@ -39,6 +50,8 @@ export interface LogTarget {
   keep: number;
   /** lines kept in memory */
   tail: number;
+  /** the file cannot keep up (slow or full disk): block the service on its pipe, or drop lines (counted) */
+  whenFull: 'block' | 'drop';
 }
 
 /** The `log:` key as the schema gives it: a word or an object with defaults filled in. */
@@ -46,16 +59,16 @@ export type LogConfigValue =
   | 'file'
   | 'console'
   | 'none'
-  | { to: 'file' | 'console' | 'none'; file?: string | undefined; max_size: number; keep: number; tail: number };
+  | { to: 'file' | 'console' | 'none'; file?: string | undefined; max_size: number; keep: number; tail: number; when_full: 'block' | 'drop' };
 
-const DEFAULTS = { maxSize: 1024 * 1024, keep: 3, tail: 1000 };
+const DEFAULTS = { maxSize: 1024 * 1024, keep: 3, tail: 1000, whenFull: 'block' as const };
 
 /** `log:` value → LogTarget; the default file is `<logDir>/<instance>/<name>.log`, a relative `file` is relative to that dir. */
 export function logTarget(config: LogConfigValue, logDir: string, instance: string, name: string): LogTarget {
   const dir = join(logDir, instance);
   if (typeof config === 'string') return { to: config, file: join(dir, `${name}.log`), ...DEFAULTS };
   const file = config.file === undefined ? join(dir, `${name}.log`) : isAbsolute(config.file) ? config.file : join(dir, config.file);
-  return { to: config.to, file, maxSize: config.max_size, keep: config.keep, tail: config.tail };
+  return { to: config.to, file, maxSize: config.max_size, keep: config.keep, tail: config.tail, whenFull: config.when_full };
 }
 
 /** The four descriptors of a sink (names end in "Fd" so PID 1 finds them in snapshots). */
@@ -101,24 +114,41 @@ class LineSplitter {
   }
 }
 
-/** An append-only file rotated by size; writes are queued and done one at a time. */
+/**
+ * An append-only file rotated by size; writes are queued and done one at a time. A failed write
+ * (an unwritable path, a full disk) keeps its lines at the head of the queue and is retried every
+ * RETRY_MS until it succeeds, so logging resumes by itself once the cause is gone; `backlog` (the
+ * queued bytes) is what the sink bounds by pausing its pipes or dropping lines.
+ */
 class RotatingFile {
   private handle: FileHandle | undefined;
   private size = 0;
   private queue: string[] = [];
+  private queued = 0;
   private pumping: Promise<void> | undefined;
-  private failing = false;
+  private retry: NodeJS.Timeout | undefined;
+  private closed = false;
+  failing = false;
 
   constructor(
     private target: LogTarget,
     private readonly onError: (message: string) => void,
+    /** the backlog went below LOW_WATER (or was written after a failure) */
+    private readonly onDrain: () => void = () => undefined,
   ) {}
+
+  /** bytes queued and not yet written */
+  get backlog(): number {
+    return this.queued;
+  }
 
   append(line: string): void {
     this.queue.push(line);
-    this.pumping ??= this.pump().finally(() => (this.pumping = undefined));
+    this.queued += Buffer.byteLength(line);
+    this.kick();
   }
 
+  /** Resolves once the queue is written — or the write is failing (it is retried in the background). */
   async flush(): Promise<void> {
     while (this.pumping) await this.pumping;
   }
@@ -126,12 +156,24 @@ class RotatingFile {
   /** switch to a new target (file, size, keep); takes effect for the next line */
   async retarget(target: LogTarget): Promise<void> {
     await this.flush();
-    if (target.file !== this.target.file) await this.close();
+    if (target.file !== this.target.file) await this.closeHandle();
     this.target = target;
   }
 
+  /** Write what is queued (unless it is failing), then close; no retry after this. */
   async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.retry);
     await this.flush();
+    await this.closeHandle();
+  }
+
+  private kick(): void {
+    if (this.retry) return; // failing: the retry timer writes next
+    this.pumping ??= this.pump().finally(() => (this.pumping = undefined));
+  }
+
+  private async closeHandle(): Promise<void> {
     const h = this.handle;
     this.handle = undefined;
     await h?.close().catch(() => undefined);
@@ -141,28 +183,43 @@ class RotatingFile {
     while (this.queue.length > 0) {
       const lines = this.queue;
       this.queue = [];
+      let written = 0;
       try {
         await this.ensureOpen();
-        let batch = '';
+        let batch: string[] = [];
         let batchBytes = 0;
         for (const line of lines) {
           const bytes = Buffer.byteLength(line);
           if (this.size + batchBytes + bytes > this.target.maxSize && this.size + batchBytes > 0) {
-            await this.write(batch);
-            batch = '';
+            await this.write(batch.join(''), batchBytes);
+            written += batch.length;
+            batch = [];
             batchBytes = 0;
             await this.rotate();
           }
-          batch += line;
+          batch.push(line);
           batchBytes += bytes;
         }
-        await this.write(batch);
+        await this.write(batch.join(''), batchBytes);
+        written += batch.length;
+        if (this.failing) this.onError(`writing ${this.target.file} again`);
         this.failing = false;
       } catch (e) {
-        if (!this.failing) this.onError(`unable to write ${this.target.file}: ${(e as Error).message}`);
+        // the unwritten lines go back to the head of the queue, in order; a retry writes them
+        this.queue = [...lines.slice(written), ...this.queue];
+        if (!this.failing) this.onError(`unable to write ${this.target.file}: ${(e as Error).message} (fix: free space or make the path writable; writing resumes by itself, retried every ${RETRY_MS / 1000} s)`);
         this.failing = true;
-        await this.close().catch(() => undefined);
+        await this.closeHandle();
+        if (!this.closed) {
+          this.retry = setTimeout(() => {
+            this.retry = undefined;
+            this.kick();
+          }, RETRY_MS);
+          this.retry.unref();
+        }
+        return;
       }
+      if (this.queued < LOW_WATER) this.onDrain();
     }
   }
 
@@ -175,10 +232,11 @@ class RotatingFile {
     return this.handle;
   }
 
-  private async write(text: string): Promise<void> {
+  private async write(text: string, bytes: number): Promise<void> {
     if (!text) return;
     await (await this.ensureOpen()).appendFile(text);
-    this.size += Buffer.byteLength(text);
+    this.size += bytes;
+    this.queued -= bytes;
   }
 
   /** name.log.(keep-1) → name.log.keep … name.log → name.log.1; the oldest falls off */
@@ -207,6 +265,10 @@ export class LogSink {
   private file: RotatingFile | undefined;
   private target: LogTarget;
   private closed = false;
+  /** the pipes are paused because the file is behind (when_full: block) */
+  private paused = false;
+  /** lines dropped since the file fell behind (when_full: drop) */
+  private dropped = 0;
 
   /** Create the two pipes of a new service. */
   static open(sys: Pick<Sys, 'pipe'>, opts: LogSinkOptions): LogSink {
@@ -226,7 +288,7 @@ export class LogSink {
     private readonly opts: LogSinkOptions,
   ) {
     this.target = opts.target;
-    if (this.target.to === 'file') this.file = new RotatingFile(this.target, (m) => this.opts.onError?.(`${opts.id}: ${m}`));
+    if (this.target.to === 'file') this.file = this.newFile(this.target);
     this.read(fds.stdoutReadFd, 'stdout');
     this.read(fds.stderrReadFd, 'stderr');
   }
@@ -253,16 +315,23 @@ export class LogSink {
       this.file = undefined;
     }
     if (this.file) await this.file.retarget(target);
-    else if (target.to === 'file') this.file = new RotatingFile(target, (m) => this.opts.onError?.(`${this.opts.id}: ${m}`));
+    else if (target.to === 'file') this.file = this.newFile(target);
     this.target = target;
     this.trimRing();
   }
 
   /** Add a line as if the service had written it (e.g. metainit's own note about a run). */
   line(stream: LogStream, line: string, time = Date.now()): void {
+    let toFile = this.target.to === 'file';
+    if (toFile && this.file && this.file.backlog > HIGH_WATER) {
+      if (this.target.whenFull === 'drop') {
+        this.dropped++; // not filed; the tail and followers still see it
+        toFile = false;
+      } else this.pause(); // block: what is already read is kept; the pipe fills and the service waits
+    }
     this.ring.push(line);
     this.trimRing();
-    if (this.target.to === 'file') this.file?.append(`${new Date(time).toISOString()} ${stream} ${line}\n`);
+    if (toFile) this.file?.append(`${new Date(time).toISOString()} ${stream} ${line}\n`);
     else if (this.target.to === 'console') (this.opts.console ?? ((t: string) => process.stdout.write(t)))(`[${this.opts.id}] ${line}\n`);
     this.opts.emit({ type: 'log', id: this.opts.id, stream, line, time });
   }
@@ -300,6 +369,28 @@ export class LogSink {
       ),
     );
     await this.file?.close();
+  }
+
+  private newFile(target: LogTarget): RotatingFile {
+    return new RotatingFile(target, (m) => this.opts.onError?.(`${this.opts.id}: ${m}`), () => this.drained());
+  }
+
+  private pause(): void {
+    if (this.paused) return;
+    this.paused = true;
+    for (const r of this.readers) r.pause();
+  }
+
+  /** The file caught up: resume the pipes, and say how many lines were dropped meanwhile. */
+  private drained(): void {
+    if (this.dropped > 0) {
+      const n = this.dropped;
+      this.dropped = 0;
+      this.line('stderr', `metainit: ${n} line(s) dropped: the log file could not keep up (log: {when_full: drop})`);
+    }
+    if (!this.paused) return;
+    this.paused = false;
+    for (const r of this.readers) r.resume();
   }
 
   private read(fd: number, stream: LogStream): void {

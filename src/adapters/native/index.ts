@@ -276,7 +276,8 @@ export class NativeAdapter implements Adapter {
       const stops = level.map((id) => this.byId(id)!.stop(Math.max(0, deadline - Date.now())));
       await Promise.race([Promise.all(stops), sleep(Math.max(0, deadline - Date.now()) + KILL_GRACE_MS)]);
     }
-    await Promise.all([...this.services.values()].map((s) => s.dispose()));
+    // a log file that cannot be written never holds up the shutdown beyond the deadline
+    await Promise.race([Promise.all([...this.services.values()].map((s) => s.dispose())), sleep(Math.max(0, deadline - Date.now()))]);
   }
 
   // ------------------------------------------------------------------------------ re-exec

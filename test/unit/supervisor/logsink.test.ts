@@ -3,7 +3,7 @@
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AdapterEvent } from '../../../src/adapters/adapter.js';
@@ -54,6 +54,50 @@ describe('log sink', () => {
     const logEvents = events.filter((e) => e.type === 'log');
     expect(logEvents).to.have.length(4);
     expect(logEvents[0]).to.include({ type: 'log', id: 'native/svc' });
+  });
+
+  it('survives an unwritable log file: says so once, closes at once, and writes the kept lines when the path comes back', async () => {
+    const errors: string[] = [];
+    writeFileSync(join(tmp, 'blocked'), ''); // a file where the log directory should be: ENOTDIR
+    const file = join(tmp, 'blocked', 'svc.log');
+    sink = LogSink.open(realSys(), { id: 'native/svc', target: target({ file }), emit: () => {}, onError: (m) => errors.push(m) });
+    await run(sink, 'echo one; echo two');
+    await until('the error', () => errors.length > 0);
+    expect(errors[0]).to.match(/^native\/svc: unable to write .*blocked\/svc\.log: .*\(fix: free space or make the path writable; writing resumes by itself/);
+    await sink.flush(); // returns although the write is failing
+    rmSync(join(tmp, 'blocked'));
+    await until('the retried write', () => existsSync(file) && readFileSync(file, 'utf8').includes('stdout two'), 5000);
+    expect(readFileSync(file, 'utf8').trimEnd().split('\n').map((l) => l.split(' ').slice(1).join(' '))).to.deep.equal(['stdout one', 'stdout two']);
+    expect(errors.filter((e) => /unable to write/.test(e)), 'one error for the whole streak').to.have.length(1);
+    expect(errors.at(-1)).to.match(/writing .*svc\.log again$/);
+  });
+
+  it('closes without waiting for a file that cannot be written', async () => {
+    writeFileSync(join(tmp, 'blocked'), '');
+    sink = LogSink.open(realSys(), { id: 'native/svc', target: target({ file: join(tmp, 'blocked', 'x.log') }), emit: () => {}, onError: () => {} });
+    await run(sink, 'echo a');
+    await until('a', () => sink!.tail(5).includes('a'));
+    const t0 = Date.now();
+    await sink.close();
+    sink = undefined;
+    expect(Date.now() - t0, 'close() of a failing file').to.be.below(2000);
+  });
+
+  it('with when_full: drop, drops what the file cannot take and counts it in one marker line', async () => {
+    writeFileSync(join(tmp, 'blocked'), '');
+    const file = join(tmp, 'blocked', 'x.log');
+    sink = LogSink.open(realSys(), { id: 'native/svc', target: target({ file, whenFull: 'drop', tail: 10, maxSize: 100 * 1024 * 1024 }), emit: () => {}, onError: () => {} });
+    // 3 MiB of lines while the file cannot be written: beyond 1 MiB queued they are dropped
+    await run(sink, 'i=0; while [ $i -lt 30000 ]; do echo "line $i ................................................................................................"; i=$((i+1)); done');
+    await until('the last line read', () => (sink!.tail(1)[0] ?? '').startsWith('line 29999 '), 10_000);
+    expect(existsSync(file)).to.equal(false);
+    rmSync(join(tmp, 'blocked'));
+    await until('the marker', () => existsSync(file) && /metainit: \d+ line\(s\) dropped: the log file could not keep up/.test(readFileSync(file, 'utf8')), 10_000);
+    const text = readFileSync(file, 'utf8');
+    const kept = text.split('\n').filter((l) => / stdout line \d+/.test(l)).length;
+    const dropped = Number(/metainit: (\d+) line\(s\) dropped/.exec(text)![1]);
+    expect(kept + dropped, 'every line either written or counted').to.equal(30000);
+    expect(dropped).to.be.above(0);
   });
 
   it('keeps only the last `tail` lines in memory', async () => {
