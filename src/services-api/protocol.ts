@@ -205,8 +205,29 @@ export type Decoded =
 
 const fail = (id: number | null, code: ErrorCode, message: string): Decoded => ({ ok: false, id, error: { code, message } });
 
+/**
+ * A client's value for an error message, bounded: a primitive as JSON (a string cut at 60
+ * characters), anything else by its kind only — never JSON.stringify of a structure a client
+ * chose, whose depth could overflow the stack and whose size is its own.
+ */
+function shown(v: unknown): string | undefined {
+  if (v === undefined) return undefined;
+  if (v === null || typeof v === 'number' || typeof v === 'boolean') return String(v);
+  if (typeof v === 'string') return JSON.stringify(v.length > 60 ? `${v.slice(0, 60)}…` : v);
+  return Array.isArray(v) ? 'an array' : 'an object';
+}
+
 /** One request line/message → a validated request, or the error to answer with. Never throws. */
 export function decodeRequest(text: string): Decoded {
+  try {
+    return decode(text);
+  } catch (e) {
+    // e.g. a RangeError from params nested deeper than the stack: still one answer, and the next line is read
+    return fail(null, 'bad-request', `control: unable to parse request: ${(e as Error).message} (fix: send a flat request {"v":1,"id":N,"method":"…","params":{…}})`);
+  }
+}
+
+function decode(text: string): Decoded {
   let msg: unknown;
   try {
     msg = JSON.parse(text);
@@ -218,13 +239,13 @@ export function decodeRequest(text: string): Decoded {
   }
   const m = msg as Record<string, unknown>;
   const id = RequestId.safeParse(m.id);
-  if (!id.success) return fail(null, 'bad-request', `control: unable to parse request: "id" must be a whole number >= 0, got ${JSON.stringify(m.id) ?? 'nothing'}`);
+  if (!id.success) return fail(null, 'bad-request', `control: unable to parse request: "id" must be a whole number >= 0, got ${shown(m.id) ?? 'nothing'}`);
   if (!Version.safeParse(m.v).success) {
-    return fail(id.data, 'bad-version', `control: unable to serve protocol version ${JSON.stringify(m.v) ?? '(none)'}: this metainit speaks version ${PROTOCOL_VERSION} (fix: use the metainit CLI of the same release)`);
+    return fail(id.data, 'bad-version', `control: unable to serve protocol version ${shown(m.v) ?? '(none)'}: this metainit speaks version ${PROTOCOL_VERSION} (fix: use the metainit CLI of the same release)`);
   }
   const method = Method.safeParse(m.method);
   if (!method.success) {
-    return fail(id.data, 'unknown-method', `control: unable to run ${JSON.stringify(m.method) ?? 'a request without method'}: unknown method (fix: one of ${Method.options.join(', ')})`);
+    return fail(id.data, 'unknown-method', `control: unable to run ${shown(m.method) ?? 'a request without method'}: unknown method (fix: one of ${Method.options.join(', ')})`);
   }
   const params = Params[method.data].safeParse(m.params ?? {});
   if (!params.success) return fail(id.data, 'bad-params', `control: unable to run ${method.data}: bad params: ${describeIssues(params.error.issues)}`);

@@ -60,6 +60,24 @@ describe('protocol: requests', () => {
     expectError(req({ v: 1, id: 1.5, method: 'status' }), 'bad-request', null);
   });
 
+  it('answers hostile nesting and sizes in id, v, method and params with one bounded error, never a throw', () => {
+    const deep = (n: number): string => '['.repeat(n) + ']'.repeat(n);
+    const hostile = [`{"v":1,"method":"status","id":${deep(20_000)}}`, `{"id":3,"method":"status","v":${deep(20_000)}}`, `{"v":1,"id":3,"method":${deep(20_000)}}`];
+    for (const text of hostile) {
+      const r = decodeRequest(text);
+      expect(r.ok, text.slice(0, 40)).to.equal(false);
+      if (!r.ok) {
+        expect(r.error.message.length, 'the message stays short').to.be.below(400);
+        expect(r.error.message).to.match(/an array|unable to parse request/);
+      }
+    }
+    const params = decodeRequest(`{"v":1,"id":4,"method":"status","params":${'{"a":'.repeat(50_000)}1${'}'.repeat(50_000)}}`);
+    expect(params.ok).to.equal(false);
+    const long = decodeRequest(JSON.stringify({ v: 1, id: 5, method: 'x'.repeat(100_000) }));
+    expect(long.ok).to.equal(false);
+    if (!long.ok) expect(long.error.message.length, 'a long method name is cut').to.be.below(400);
+  });
+
   it('rejects another protocol version, echoing the id', () => {
     const msg = expectError(req({ v: 2, id: 9, method: 'status' }), 'bad-version', 9);
     expect(msg).to.contain('version 2').and.contain('speaks version 1');
