@@ -12,8 +12,8 @@
  * The manager is attached once stage 2 creates it, so that a re-exec from then on saves its
  * snapshot.
  */
-import { existsSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { existsSync, readFileSync, readlinkSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { log } from '../base/log.js';
 import { detectMode, type Mode } from '../base/mode.js';
 import { MS, realSys, type Sys } from '../base/sys.js';
@@ -49,7 +49,18 @@ export interface BootEnv {
   saveState(): void;
 }
 
-const STATE_FILE = resolve('/run/metainit/state.json');
+/**
+ * The state file of this metainit: `<run_dir>/state-<PID namespace inode>.json` once the
+ * configuration is read (/run/metainit before), so that two metainits sharing a /run — one per
+ * PID namespace — never read each other's children.
+ */
+function stateName(): string {
+  try {
+    return `state-${/\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? 'x'}.json`;
+  } catch {
+    return 'state.json';
+  }
+}
 
 export function bootEnv(opts: BootOptions): BootEnv {
   const sys = realSys();
@@ -72,10 +83,12 @@ export function bootEnv(opts: BootOptions): BootEnv {
   const startedAt = adopted?.startedAt ?? Date.now();
   let survival: Survival | undefined;
   const reapedTotal = (): number => reaper.reaped + (adopted?.reaped ?? 0);
+  const name = stateName();
+  const stateFile = (): string => resolve(join(manager?.global?.run_dir ?? '/run/metainit', name));
   const saveState = (): void => {
     if (!manager) return;
     const state: SavedState = { version: 1, startedAt, reaped: reapedTotal(), adapters: manager.snapshot(), keepFds: keepFds() };
-    if (writeState(STATE_FILE, state, log)) survival?.rearm();
+    if (writeState(stateFile(), state, log)) survival?.rearm();
   };
   survival = installSurvival({
     sys,
@@ -84,7 +97,7 @@ export function bootEnv(opts: BootOptions): BootEnv {
     argv: [...process.execArgv, process.argv[1] ?? 'metainit'],
     bootArgs: opts.bootArgs,
     env: execEnv(),
-    stateFile: STATE_FILE,
+    stateFile,
     keepFds,
     beforeExec: saveState,
   });

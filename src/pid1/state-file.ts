@@ -3,7 +3,7 @@
  * when the machine started, how many orphans earlier images reaped, each adapter's snapshot of
  * the children it wants re-adopted, and the descriptors (log pipes) that must stay open.
  *
- * The file is /run/metainit/state.json (boot-env.ts; not yet `run_dir`'s). It is written atomically (temp file,
+ * The file is `<run_dir>/state-<PID namespace inode>.json` (boot-env.ts). It is written atomically (temp file,
  * rename) a moment after service states change — at most once per 100 ms — and right before an
  * exec, and read once by the new image.
  */

@@ -31,8 +31,8 @@ export interface SurvivalOptions {
   bootArgs: string[];
   /** environment of the new image, as NAME=value strings */
   env: string[];
-  /** where the state a re-exec re-adopts from is kept (written by the caller) */
-  stateFile: string;
+  /** where the state a re-exec re-adopts from is kept (written by the caller; a function: read at each arm and exec) */
+  stateFile: string | (() => string);
   /** descriptors the new image must inherit (read ends of log pipes …) */
   keepFds: () => number[];
   /** called by reexecNow() just before execve (write the state file) */
@@ -85,7 +85,8 @@ function caller(): string {
 export function installSurvival(opts: SurvivalOptions): Survival {
   if (current) throw new Error('survive: unable to install the survival net: it is installed already');
   const { sys, log } = opts;
-  const execArgv = [opts.execPath, ...opts.argv, 'boot', ...withoutReexecState(opts.bootArgs), '--reexec-state', opts.stateFile];
+  const stateFile = typeof opts.stateFile === 'string' ? (): string => opts.stateFile as string : opts.stateFile;
+  const argvNow = (): string[] => [opts.execPath, ...opts.argv, 'boot', ...withoutReexecState(opts.bootArgs), '--reexec-state', stateFile()];
 
   // 1. uncaught errors: log, carry on
   process.on('uncaughtException', (err, origin) => {
@@ -113,7 +114,7 @@ export function installSurvival(opts: SurvivalOptions): Survival {
   // 3. fatal signals: re-exec in place
   const rearm = (): void => {
     try {
-      sys.armCrashExec(opts.execPath, execArgv, opts.env, opts.keepFds());
+      sys.armCrashExec(opts.execPath, argvNow(), opts.env, opts.keepFds());
     } catch (e) {
       log.error(`survive: unable to arm the crash re-exec: ${(e as Error).message}`);
     }
@@ -121,12 +122,14 @@ export function installSurvival(opts: SurvivalOptions): Survival {
   rearm();
 
   current = {
-    execArgv,
+    get execArgv(): readonly string[] {
+      return argvNow();
+    },
     rearm,
     reexecNow(): never {
       opts.beforeExec?.();
       try {
-        return sys.execve(opts.execPath, execArgv, opts.env, opts.keepFds());
+        return sys.execve(opts.execPath, argvNow(), opts.env, opts.keepFds());
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         throw Object.assign(new Error(`reexec: unable to execute ${opts.execPath}: ${err.message}`), { code: err.code });

@@ -38,6 +38,8 @@ export interface ServiceSnapshot {
   reason?: string | undefined;
   pid?: number | undefined;
   startedAt?: number | undefined;
+  /** the pid's start time (field 22 of /proc/PID/stat): re-adoption takes the pid only if it still matches */
+  procStart?: string | undefined;
   logFds?: LogFds | undefined;
 }
 

@@ -34,10 +34,14 @@ import type { ServiceState, ServiceStatus, Target } from '../../base/states.js';
 import type { ResolvedNativeService } from '../../config/loader.js';
 import { Backoff } from '../../supervisor/backoff.js';
 import { LogSink } from '../../supervisor/logsink.js';
+import { readProc } from '../../supervisor/proctree.js';
 import { adoptRun, describeExit, ExecError, signalRun, spawnRun, type ExitStatus, type Run } from '../../supervisor/process.js';
 import { Readiness, readySpec } from '../../supervisor/readiness.js';
 import { refName, sinkOptions, type RestartPolicy, type ServiceHost, type ServiceSnapshot } from './host.js';
 import { TABLE, type Action, type ServiceEvent } from './states.js';
+
+/** spawn errors that pass: out of descriptors, processes or memory (not a missing or broken program) */
+const TRANSIENT = /\b(EMFILE|ENFILE|EAGAIN|ENOMEM)\b|Too many open files|Resource temporarily unavailable|Cannot allocate memory/;
 
 export class Service {
   readonly id: string;
@@ -52,6 +56,8 @@ export class Service {
   private run: Run | undefined;
   /** the definition the current run was started with */
   private runDef: ResolvedNativeService | undefined;
+  /** start time of the current run's pid (/proc/PID/stat), for the re-adoption check */
+  private runStart: string | undefined;
   private sink: LogSink | undefined;
   private readiness: Readiness;
   private backoff: Backoff;
@@ -190,6 +196,7 @@ export class Service {
       reason: this.reason,
       pid: this.run?.pid,
       startedAt: this.run?.startedAt,
+      procStart: this.run ? this.runStart : undefined,
       logFds: this.sink?.fds,
     };
   }
@@ -202,7 +209,13 @@ export class Service {
     this.target = s.target;
     this.reason = s.reason;
     this.since = s.since;
-    const alive = s.pid !== undefined && (s.state === 'starting' || s.state === 'running' || s.state === 'stopping');
+    let alive = s.pid !== undefined && (s.state === 'starting' || s.state === 'running' || s.state === 'stopping');
+    if (alive && s.procStart !== undefined && readProc(s.pid!)?.start !== s.procStart) {
+      // the pid is gone, or is another process now (a recycled pid, another metainit's child): never adopt a stranger
+      this.host.log.warn(`${this.host.instance}/${this.name}: unable to re-adopt pid ${s.pid}: it is not the process this service started (its start time differs); starting the service anew`);
+      alive = false;
+      if (s.state === 'stopping') this.target = 'down';
+    }
     if (!alive) {
       // waiting/respawn: left stopped with its target, so the adapter's start() picks it up
       if (s.state === 'ok' || s.state === 'error' || s.state === 'stopped') this.state = s.state;
@@ -288,7 +301,8 @@ export class Service {
       this.sink ??= LogSink.open(this.host.sys, sinkOptions(this.host, this.name, this.def));
       run = this.launch(this.def.argv, this.sink);
     } catch (e) {
-      return this.set('error', e instanceof ExecError ? e.reason : (e as Error).message);
+      const why = e instanceof ExecError ? e.reason : (e as Error).message;
+      return TRANSIENT.test(why) ? this.retryLater(why) : this.set('error', why);
     }
     this.attach(run);
     this.statusText = undefined;
@@ -311,6 +325,7 @@ export class Service {
 
   private attach(run: Run): void {
     this.run = run;
+    this.runStart = readProc(run.pid)?.start;
     this.runDef = this.def;
     run.onExit((exit) => {
       if (this.run === run) this.dispatch({ kind: 'exited', exit });
@@ -334,7 +349,7 @@ export class Service {
     // a long-running service's leftovers (its process group) go with it, before any respawn
     if (pid !== undefined && !this.def.oneshot) signalRun(pid, 'SIGKILL', true);
     const why = describeExit(exit);
-    if (exit.error) return this.set('error', why);
+    if (exit.error) return TRANSIENT.test(exit.error) ? this.retryLater(why) : this.set('error', why);
     if (this.def.oneshot && exit.code === 0) return this.set('ok', undefined);
     const failed = exit.code !== 0;
     const restart = this.restartPolicy === 'always' || (this.restartPolicy === 'on-failure' && failed);
@@ -343,6 +358,18 @@ export class Service {
     if (decision.giveUp) return this.set('error', `${decision.reason} (last: ${why})`);
     this.respawnTimer = setTimeout(() => this.dispatch({ kind: 'backoff' }), decision.delay);
     this.set('respawn', `${why}, restarting in ${decision.delay}ms`);
+  }
+
+  /**
+   * A start that failed for want of a resource that comes back (descriptors, processes, memory):
+   * tried again with the service's backoff, however many times — never a permanent error.
+   */
+  private retryLater(why: string): void {
+    this.clearTimers();
+    const d = this.backoff.ran(Date.now(), Date.now());
+    const delay = d.giveUp ? this.def.backoff.max : d.delay; // max_restarts does not apply: it is not the service failing
+    this.respawnTimer = setTimeout(() => this.dispatch({ kind: 'backoff' }), delay);
+    this.set('respawn', `unable to start: ${why} (a passing shortage: trying again in ${delay}ms)`);
   }
 
   private terminate(): void {
