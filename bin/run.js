@@ -5,6 +5,15 @@
 process.on('SIGUSR1', () => {}); // as PID 1, never let SIGUSR1 start Node's inspector
 delete process.env.NODE_EXTRA_CA_CERTS;
 
+// A reader that goes away (`metainit status | head -1`) ends the output, not with a stack trace:
+// stop quietly, as other Unix tools do. (PID 1 writes its log elsewhere: see base/log.ts.)
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (e) => {
+    if (e.code === 'EPIPE' && process.pid !== 1) process.exit(process.exitCode ?? 0);
+    if (e.code !== 'EPIPE') throw e;
+  });
+}
+
 let argv = process.argv.slice(2);
 const fast = await import('../dist/src/cli/fast.js');
 if (process.pid === 1 && !fast.isKnownCommand(argv[0])) argv = ['boot'];

@@ -31,8 +31,16 @@
 #include <sys/prctl.h>
 #include <sys/reboot.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS 59
+#endif
 
 #include "napi-util.h"
 
@@ -141,7 +149,10 @@ static napi_value m_sync(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* getsockopt(SO_PEERCRED) → {pid, uid, gid} of the process at the other end of a unix socket. */
+/* getsockopt(SO_PEERCRED) → {pid, uid, gid} of the process at the other end of a unix socket,
+ * and SO_PEERGROUPS → groups: its supplementary groups as the kernel recorded them at connect
+ * (no /proc read: a peer outside our PID namespace has pid 0). groups is absent where the
+ * kernel lacks SO_PEERGROUPS (before 4.13). */
 static napi_value m_peercred(napi_env env, napi_callback_info info) {
   ARGS(1);
   int32_t fd;
@@ -154,6 +165,22 @@ static napi_value m_peercred(napi_env env, napi_callback_info info) {
   set_prop(env, o, "pid", js_int(env, cred.pid));
   set_prop(env, o, "uid", js_int(env, cred.uid));
   set_prop(env, o, "gid", js_int(env, cred.gid));
+  gid_t small[64];
+  gid_t *groups = small;
+  socklen_t glen = sizeof small;
+  int r = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen);
+  if (r < 0 && errno == ERANGE && glen > sizeof small) {
+    groups = malloc(glen);
+    r = groups ? getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) : -1;
+  }
+  if (r == 0) {
+    napi_value arr;
+    size_t n = glen / sizeof(gid_t);
+    napi_create_array_with_length(env, n, &arr);
+    for (size_t i = 0; i < n; i++) napi_set_element(env, arr, (uint32_t)i, js_int(env, (int64_t)groups[i]));
+    set_prop(env, o, "groups", arr);
+  }
+  if (groups != small) free(groups);
   return o;
 }
 
@@ -184,17 +211,25 @@ static napi_value m_pipe(napi_env env, napi_callback_info info) {
   return a;
 }
 
-/* Set FD_CLOEXEC on every open fd >= 3 except those in `keep` (walks /proc/self/fd). */
-static napi_value m_cloexecFrom(napi_env env, napi_callback_info info) {
-  ARGS(1);
-  int *keep;
-  size_t nkeep;
-  if (!arg_int_array(env, args[0], &keep, &nkeep, "cloexecFrom")) return NULL;
+static int cmp_int(const void *a, const void *b) {
+  int x = *(const int *)a, y = *(const int *)b;
+  return (x > y) - (x < y);
+}
+
+/* close_range(first, last, CLOSE_RANGE_CLOEXEC): one system call for a whole range (Linux 5.11). */
+static int cloexec_range(unsigned first, unsigned last) {
+#ifdef SYS_close_range
+  return (int)syscall(SYS_close_range, first, last, CLOSE_RANGE_CLOEXEC);
+#else
+  errno = ENOSYS;
+  return -1;
+#endif
+}
+
+/* The same by walking /proc/self/fd, for kernels without CLOSE_RANGE_CLOEXEC. */
+static int cloexec_walk(const int *keep, size_t nkeep) {
   DIR *dir = opendir("/proc/self/fd");
-  if (!dir) {
-    free(keep);
-    return throw_errno(env, "opendir", errno);
-  }
+  if (!dir) return -1;
   struct dirent *e;
   while ((e = readdir(dir)) != NULL) {
     char *end;
@@ -205,6 +240,31 @@ static napi_value m_cloexecFrom(napi_env env, napi_callback_info info) {
     if (!kept) set_cloexec((int)fd, true); /* EBADF: closed meanwhile, nothing to do */
   }
   closedir(dir);
+  return 0;
+}
+
+/* Set FD_CLOEXEC on every open fd >= 3 except those in `keep`: close_range over the gaps between
+ * the kept fds (a few system calls, whatever the number of open fds — this runs before every
+ * spawn), falling back to a walk of /proc/self/fd. */
+static napi_value m_cloexecFrom(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int *keep;
+  size_t nkeep;
+  if (!arg_int_array(env, args[0], &keep, &nkeep, "cloexecFrom")) return NULL;
+  qsort(keep, nkeep, sizeof *keep, cmp_int);
+  unsigned from = 3;
+  int r = 0;
+  for (size_t i = 0; i < nkeep && r == 0; i++) {
+    if (keep[i] < (int)from) continue;
+    if ((unsigned)keep[i] > from) r = cloexec_range(from, (unsigned)keep[i] - 1);
+    from = (unsigned)keep[i] + 1;
+  }
+  if (r == 0) r = cloexec_range(from, ~0U);
+  if (r < 0 && cloexec_walk(keep, nkeep) < 0) {
+    int err = errno;
+    free(keep);
+    return throw_errno(env, "opendir", err);
+  }
   free(keep);
   return NULL;
 }

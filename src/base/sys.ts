@@ -37,6 +37,8 @@ export interface PeerCred {
   pid: number;
   uid: number;
   gid: number;
+  /** supplementary groups (SO_PEERGROUPS), absent on kernels without it */
+  groups?: number[];
 }
 
 export const RB = {

@@ -17,6 +17,7 @@ import { dirname } from 'node:path';
 import type { PeerCred, Sys } from '../base/sys.js';
 import type { Logger } from '../base/types.js';
 import { lookupGroup } from '../supervisor/userdb.js';
+import { rateLimited } from '../base/rate-limit.js';
 import { DEFAULT_SOCKET, LineSplitter } from './client.js';
 import { MAX_MESSAGE_BYTES, encodeError } from './protocol.js';
 import { SEND_QUEUE_LIMIT, type ApiServer } from './server.js';
@@ -51,7 +52,8 @@ export interface AccessPolicy {
 /** null when the peer may use the API, else why not (for "control: unable to accept client: …"). */
 export function checkPeer(cred: PeerCred, policy: AccessPolicy, groupsOf: (pid: number) => number[] = supplementaryGroups): string | null {
   if (cred.uid === 0 || cred.uid === policy.uid) return null;
-  if (policy.gid !== undefined && (cred.gid === policy.gid || groupsOf(cred.pid).includes(policy.gid))) return null;
+  // the groups the kernel recorded at connect (SO_PEERGROUPS); /proc only without them (a peer outside our PID namespace has pid 0)
+  if (policy.gid !== undefined && (cred.gid === policy.gid || (cred.groups ?? groupsOf(cred.pid)).includes(policy.gid))) return null;
   if (policy.gid !== undefined) return `uid ${cred.uid} is not root nor in group ${policy.groupName ?? policy.gid}`;
   const own = policy.uid === 0 ? '' : ` nor uid ${policy.uid}`;
   return `uid ${cred.uid} is not root${own} (fix: set "group" in metainit.yaml to let a group's members in)`;
@@ -66,6 +68,8 @@ export function supplementaryGroups(pid: number): number[] {
     return [];
   }
 }
+
+const REFUSED_LINGER_MS = 2000;
 
 /** Serve `api` on a unix socket. Throws "control: unable to listen on PATH: reason". */
 export async function listenUnix(api: ApiServer, opts: UnixListenOptions): Promise<UnixListener> {
@@ -85,6 +89,7 @@ export async function listenUnix(api: ApiServer, opts: UnixListenOptions): Promi
   await removeStale(path, fail);
 
   const clients = new Set<Socket>();
+  const refusals = rateLimited((line) => opts.log?.warn(line));
   const server = createServer((socket) => accept(socket));
   await new Promise<void>((resolve, reject) => {
     server.once('error', (e) => reject(fail(e.message)));
@@ -113,8 +118,12 @@ export async function listenUnix(api: ApiServer, opts: UnixListenOptions): Promi
     const who = admit(socket, opts.sys, policy, opts.groupsOf);
     if (typeof who === 'string') {
       const message = `control: unable to accept client: ${who}`;
-      opts.log?.warn(message);
-      socket.end(encodeError(null, { code: 'denied', message }) + '\n', () => socket.destroy());
+      refusals.note(message);
+      // the reason first, then a half-close: what the client sends meanwhile is read and dropped
+      // (a client writing its request must read this frame, not an EPIPE); gone within 2 s
+      socket.on('data', () => undefined);
+      socket.end(encodeError(null, { code: 'denied', message }) + '\n');
+      setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
       return;
     }
     const conn = api.connect({ transport: 'unix', pid: who.pid, uid: who.uid, gid: who.gid }, (msg) => {

@@ -15,6 +15,7 @@ import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { RawData, WebSocket } from 'ws';
+import { rateLimited } from '../base/rate-limit.js';
 import type { Logger } from '../base/types.js';
 import { MAX_MESSAGE_BYTES } from './protocol.js';
 import { SEND_QUEUE_LIMIT, type ApiServer } from './server.js';
@@ -88,6 +89,7 @@ export async function listenWs(api: ApiServer, opts: WsListenOptions): Promise<W
   const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
   const expected = digest(token);
   const authorized = (given: string | null): boolean => given !== null && timingSafeEqual(digest(given), expected);
+  const refusals = rateLimited((line) => opts.log?.warn(line));
 
   // Messages over MAX_MESSAGE_BYTES get a protocol error from the server; ws itself closes the
   // connection only beyond this hard limit, which bounds the memory one message can take.
@@ -100,7 +102,7 @@ export async function listenWs(api: ApiServer, opts: WsListenOptions): Promise<W
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     socket.on('error', () => {});
     if (!authorized(presentedToken(req))) {
-      opts.log?.warn(`websocket: unable to accept client ${req.socket.remoteAddress ?? '?'}: missing or wrong token`);
+      refusals.note(`websocket: unable to accept client ${req.socket.remoteAddress ?? '?'}: missing or wrong token`);
       socket.end('HTTP/1.1 401 Unauthorized\r\nconnection: close\r\ncontent-length: 0\r\n\r\n');
       return;
     }

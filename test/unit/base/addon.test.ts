@@ -107,14 +107,16 @@ print(os.getpid())`;
     sock.close();
   });
 
-  it('names the peer of a unix socket connection with SO_PEERCRED', async () => {
+  it('names the peer of a unix socket connection with SO_PEERCRED, and its supplementary groups with SO_PEERGROUPS', async () => {
     const path = join(dir, 'peer.sock');
     let server: Server | undefined;
     const accepted = await new Promise<Socket>((resolve, reject) => {
       server = createServer(resolve).listen(path, () => createConnection(path).on('error', reject));
     });
     const fd = (accepted as unknown as { _handle: { fd: number } })._handle.fd;
-    expect(sys.peercred(fd)).to.deep.equal({ pid: process.pid, uid: process.getuid!(), gid: process.getgid!() });
+    // the groups as the kernel has them for this process (the Groups: line of /proc/self/status)
+    const groups = (/^Groups:(.*)$/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '').split(/\s+/).filter(Boolean).map(Number);
+    expect(sys.peercred(fd)).to.deep.equal({ pid: process.pid, uid: process.getuid!(), gid: process.getgid!(), groups });
     accepted.destroy();
     server!.close();
   });
