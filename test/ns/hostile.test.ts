@@ -1,0 +1,126 @@
+/**
+ * hostile.test.ts — PID 1 against what a hostile or careless user hands it (issue 9), booted as
+ * PID 1 of a PID namespace (harness.ts) with a configuration made per test in a temporary
+ * directory (a FIFO cannot live in git):
+ *
+ *   - a FIFO among the service files: one clear error naming it, the rest runs, PID 1 answers,
+ *     and `metainit check` of the same directory ends (a plain read would wait for a writer);
+ *   - a service whose log file can never be written, printing all the time: PID 1 still shuts
+ *     down on SIGTERM within shutdown.timeout;
+ *   - a request nested 20 000 deep on the control socket: an error answer, and the request after
+ *     it in the same write is answered too;
+ *   - `metainit status | head -1`: the CLI ends quietly when its reader goes;
+ *   - the state file of a re-exec lives under run_dir, one per metainit (PID namespace).
+ */
+import { expect } from 'chai';
+import { execFile, execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bootNs, metainit, REPO, type Ns } from './harness.js';
+
+/** A configuration directory: metainit.yaml and services.d/<name>.yaml from `services` (YAML text). */
+function config(global: string, services: Record<string, string>): string {
+  const dir = mkdtempSync(join(tmpdir(), 'metainit-hostile-'));
+  mkdirSync(join(dir, 'services.d'));
+  writeFileSync(join(dir, 'metainit.yaml'), global);
+  for (const [name, text] of Object.entries(services)) writeFileSync(join(dir, 'services.d', `${name}.yaml`), text);
+  return dir;
+}
+
+/** Send `text` in one write on the control socket; resolve with the first `n` answer lines. */
+function rawRequest(sock: string, text: string, n: number): Promise<string[]> {
+  return new Promise((resolve, reject) => {
+    const c = createConnection(sock);
+    let got = '';
+    const timer = setTimeout(() => {
+      c.destroy();
+      reject(new Error(`no ${n} answers within 10 s, got: ${got.slice(0, 300)}`));
+    }, 10_000);
+    c.on('error', reject);
+    c.on('data', (b: Buffer) => {
+      got += b.toString();
+      const lines = got.split('\n').filter(Boolean);
+      if (lines.length >= n) {
+        clearTimeout(timer);
+        c.destroy();
+        resolve(lines.slice(0, n));
+      }
+    });
+    c.write(text);
+  });
+}
+
+describe('ns: hostile input (PID 1 keeps running and answering)', function () {
+  this.timeout(120_000);
+  let ns: Ns | undefined;
+  const dirs: string[] = [];
+  afterEach(async () => {
+    await ns?.cleanup();
+    ns = undefined;
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+
+  it('a FIFO among the service files is one clear error; the other services run and check ends', async () => {
+    const dir = config('log_dir: /run/metainit/log\n', { good: 'exec: sleep 1000\n' });
+    dirs.push(dir);
+    execFileSync('mkfifo', [join(dir, 'services.d', 'pipe.yaml')]);
+    ns = await bootNs({ configDir: dir });
+    expect((await ns.service('native/good')).state).to.equal('running');
+    const check = await metainit(['check', '--config-dir', dir]);
+    expect(check.code, 'check fails, and ends').to.not.equal(0);
+    expect(check.stdout + check.stderr).to.include(`${join(dir, 'services.d', 'pipe.yaml')}: unable to load service native/pipe: is a FIFO, not a regular file (fix: replace it with a regular YAML file, or remove it)`);
+    await ns.waitFor(() => /pipe\.yaml: unable to load service native\/pipe: is a FIFO/.test(ns!.console()), 10_000, 'the FIFO named in PID 1\'s log');
+    // a sync reads the directory again: still answered
+    expect((await ns.cli(['sync'])).code).to.not.equal(null);
+    expect((await ns.cli(['status'])).code).to.equal(0);
+  });
+
+  it('a log file that can never be written does not hold up SIGTERM beyond shutdown.timeout', async () => {
+    const dir = config('log_dir: /run/metainit/log\nshutdown: {grace: 1s, timeout: 5s}\n', {
+      chatty: "exec: /bin/sh -c 'while :; do echo chatter; sleep 0.1; done'\nlog: {file: /dev/null/x.log}\n",
+    });
+    dirs.push(dir);
+    ns = await bootNs({ configDir: dir });
+    await ns.waitFor(() => /unable to write \/dev\/null\/x\.log/.test(ns!.console()), 10_000, 'the log error');
+    const logs = await ns.cli(['logs', 'native/chatty', '-n', '3']);
+    expect(logs.stdout, 'the tail still works').to.include('chatter');
+    const t0 = Date.now();
+    ns.kill('SIGTERM');
+    const exit = await ns.waitExit(20_000);
+    expect(Date.now() - t0, 'ended within shutdown.timeout (5 s) and a margin').to.be.below(12_000);
+    expect(exit.code).to.equal(0);
+  });
+
+  it('answers a request nested 20 000 deep with an error, and the next request of the same write too', async () => {
+    const dir = config('log_dir: /run/metainit/log\n', { good: 'exec: sleep 1000\n' });
+    dirs.push(dir);
+    ns = await bootNs({ configDir: dir });
+    const deep = `${'['.repeat(20_000)}${']'.repeat(20_000)}`;
+    const [first, second] = await rawRequest(ns.sock, `{"v":1,"method":"status","id":${deep}}\n{"v":1,"id":2,"method":"status"}\n`, 2);
+    expect(JSON.parse(first!)).to.deep.include({ id: null });
+    expect(JSON.parse(first!).error.code).to.equal('bad-request');
+    expect(JSON.parse(second!)).to.deep.include({ id: 2 });
+    expect(JSON.parse(second!).result.services.map((s: { id: string }) => s.id)).to.include('native/good');
+  });
+
+  it('`metainit status | head -1` ends quietly: no EPIPE, no stack trace', async () => {
+    const dir = config('log_dir: /run/metainit/log\n', Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`s${i}`, 'exec: sleep 1000\n'])));
+    dirs.push(dir);
+    ns = await bootNs({ configDir: dir });
+    const r = await new Promise<{ stdout: string; stderr: string }>((resolve) =>
+      execFile('/bin/sh', ['-c', `"${process.execPath}" "${join(REPO, 'bin/run.js')}" status --socket "${ns!.sock}" | head -1`], { env: { ...process.env, NODE_EXTRA_CA_CERTS: '' } }, (_e, stdout, stderr) => resolve({ stdout, stderr })),
+    );
+    expect(r.stdout.split('\n').filter(Boolean)).to.have.length(1);
+    expect(r.stderr).to.not.match(/EPIPE|at .*\.js:\d+/);
+  });
+
+  it('keeps its re-exec state under run_dir, named for its PID namespace', async () => {
+    const dir = config('log_dir: /run/metainit/log\nrun_dir: /run/test/rundir\n', { good: 'exec: sleep 1000\n' });
+    dirs.push(dir);
+    ns = await bootNs({ configDir: dir });
+    await ns.waitFor(() => existsSync(join(ns!.scratch, 'rundir')) && readdirSync(join(ns!.scratch, 'rundir')).some((f) => /^state-\d+\.json$/.test(f)), 10_000, 'a state file in run_dir');
+    expect(existsSync(join(ns.scratch, 'rundir', 'state.json'))).to.equal(false);
+  });
+});
