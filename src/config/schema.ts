@@ -197,6 +197,18 @@ export const GlobalConfig = z
     run_dir: z.string().default('/run/metainit'),
     /** in container mode, metainit exits with this service's exit code ("instance/name") */
     main: z.string().optional(),
+    /** when re-executed images keep crashing (pid1/crash-loop.ts): what PID 1 becomes instead */
+    fallback: z
+      .object({
+        /** command exec'd in place of metainit (a string runs through /bin/sh -c); default: machine mode an emergency shell on the console, container mode exit 1 */
+        exec: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).optional(),
+        /** this many crashes … */
+        crashes: z.number().int().min(2).max(1000).default(5),
+        /** … within this long make a loop */
+        within: Duration.default(60_000),
+      })
+      .strict()
+      .prefault({}),
     shutdown: z
       .object({
         /** stage 4: time between TERM and KILL of remaining processes (only waited while something lives) */

@@ -19,6 +19,7 @@ import { detectMode, type Mode } from '../base/mode.js';
 import { MS, realSys, type Sys } from '../base/sys.js';
 import type { Manager } from '../manager/manager.js';
 import { installReaper, type Reaper } from '../supervisor/reaper.js';
+import { crashEnv, crashTimes } from './crash-loop.js';
 import { execEnv, injectFault } from './fault.js';
 import { collectFds, readState, writeState, type SavedState } from './state-file.js';
 import { installSurvival, type Survival } from './survive.js';
@@ -54,6 +55,15 @@ export interface BootEnv {
  * configuration is read (/run/metainit before), so that two metainits sharing a /run — one per
  * PID namespace — never read each other's children.
  */
+/**
+ * The open file limit PID 1 asks for (capped by fs.nr_open): room for ~16 000 native services.
+ * Not more: children inherit it, and some programs still loop over every possible descriptor.
+ */
+const NOFILE_WANTED = 65_536;
+
+/** crash times older than this are forgotten (fallback.within is the window that counts) */
+const HISTORY_MS = 24 * 3600 * 1000;
+
 function stateName(): string {
   try {
     return `state-${/\[(\d+)\]/.exec(readlinkSync('/proc/self/ns/pid'))?.[1] ?? 'x'}.json`;
@@ -77,6 +87,13 @@ export function bootEnv(opts: BootOptions): BootEnv {
   } catch {
     /* cosmetic */
   }
+  // four descriptors per native service (two log pipes, both ends): thousands of services need
+  // more than the usual limit of 1024 or 20 000 (children inherit the raised limit)
+  try {
+    sys.raiseNofile(NOFILE_WANTED);
+  } catch (e) {
+    log.warn(`boot: unable to raise the open file limit: ${(e as Error).message}`);
+  }
   let manager: Manager | undefined;
   const keepFds = (): number[] => collectFds(manager?.snapshot());
   const adopted = opts.reexecState ? readState(opts.reexecState, log) : undefined;
@@ -84,6 +101,7 @@ export function bootEnv(opts: BootOptions): BootEnv {
   let survival: Survival | undefined;
   const reapedTotal = (): number => reaper.reaped + (adopted?.reaped ?? 0);
   const name = stateName();
+  const history = crashTimes(process.env, Date.now(), HISTORY_MS).slice(-100);
   const stateFile = (): string => resolve(join(manager?.global?.run_dir ?? '/run/metainit', name));
   const saveState = (): void => {
     if (!manager) return;
@@ -96,7 +114,9 @@ export function bootEnv(opts: BootOptions): BootEnv {
     execPath: process.execPath,
     argv: [...process.execArgv, process.argv[1] ?? 'metainit'],
     bootArgs: opts.bootArgs,
-    env: execEnv(),
+    // the crash history goes with every image: crash-loop.ts counts it
+    env: [...execEnv(), ...crashEnv(history, 'crash')],
+    requestEnv: [...execEnv(), ...crashEnv(history, 'request')],
     stateFile,
     keepFds,
     beforeExec: saveState,

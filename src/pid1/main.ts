@@ -19,9 +19,12 @@ process.on('SIGUSR1', () => {}); // replaced by the real table below; never let 
 import { resolve } from 'node:path';
 import { log } from '../base/log.js';
 import type { Event } from '../base/events.js';
+import { detectMode } from '../base/mode.js';
+import { realSys } from '../base/sys.js';
 import { Manager } from '../manager/manager.js';
 import { startApi, type ApiHandle } from '../services-api/handler.js';
 import { bootEnv, type BootOptions } from './boot-env.js';
+import { crashLoopGuard } from './crash-loop.js';
 import { mainExitCode, watchMain } from './main-service.js';
 import { finalKill, finish, unmountAll } from './shutdown.js';
 import { shutdownLatch } from './shutdown-latch.js';
@@ -32,6 +35,8 @@ import { debounced } from './state-file.js';
 export type { BootOptions } from './boot-env.js';
 
 export async function boot(opts: BootOptions): Promise<never> {
+  // 0. an image started by a crash: in a crash loop, the fallback takes PID 1 over (crash-loop.ts)
+  await crashLoopGuard(resolve(opts.configDir), detectMode({ container: opts.container }) === 'machine', realSys(), log);
   // 1. mode, survival net, reaper
   const env = bootEnv(opts);
   const { sys, mode, survival, reaper, adopted } = env;
@@ -47,9 +52,9 @@ export async function boot(opts: BootOptions): Promise<never> {
   if (opts.socket) manager.global.socket = opts.socket;
   const saver = debounced(() => env.saveState());
   manager.events.on('event', (ev: { type: string }) => ev.type === 'state' && saver.touch());
-  await manager.start(adopted?.adapters);
 
-  // 4. API
+  // 4. API — before any service is spawned, so that with thousands of services the control
+  // socket answers at once (status shows them waiting/starting meanwhile)
   const latch = shutdownLatch(log);
   const api: ApiHandle | undefined = await startApi(manager, sys, log, {
     mode,
@@ -62,6 +67,7 @@ export async function boot(opts: BootOptions): Promise<never> {
     log.error(`control: unable to serve API on ${manager.global.socket}: ${(e as Error).message}`);
     return undefined;
   });
+  await manager.start(adopted?.adapters);
 
   // 5. wait
   listenSignals(mode, sys, (action, signal) => {

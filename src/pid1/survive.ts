@@ -29,8 +29,10 @@ export interface SurvivalOptions {
   argv: string[];
   /** the arguments `boot` was started with (a --reexec-state among them is dropped) */
   bootArgs: string[];
-  /** environment of the new image, as NAME=value strings */
+  /** environment of the new image, as NAME=value strings (the crash re-exec's) */
   env: string[];
+  /** environment of a re-exec on purpose (reexecNow); default `env` */
+  requestEnv?: string[];
   /** where the state a re-exec re-adopts from is kept (written by the caller; a function: read at each arm and exec) */
   stateFile: string | (() => string);
   /** descriptors the new image must inherit (read ends of log pipes …) */
@@ -129,7 +131,7 @@ export function installSurvival(opts: SurvivalOptions): Survival {
     reexecNow(): never {
       opts.beforeExec?.();
       try {
-        return sys.execve(opts.execPath, argvNow(), opts.env, opts.keepFds());
+        return sys.execve(opts.execPath, argvNow(), opts.requestEnv ?? opts.env, opts.keepFds());
       } catch (e) {
         const err = e as NodeJS.ErrnoException;
         throw Object.assign(new Error(`reexec: unable to execute ${opts.execPath}: ${err.message}`), { code: err.code });
