@@ -42,6 +42,11 @@ export class LineSplitter {
     private readonly onOverflow: () => void = () => {},
   ) {}
 
+  /** bytes of the unfinished line held */
+  get pending(): number {
+    return this.size;
+  }
+
   push(chunk: Buffer): void {
     let start = 0;
     while (start <= chunk.length) {

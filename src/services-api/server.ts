@@ -20,6 +20,7 @@
 import type { Logger } from '../base/types.js';
 import { MAX_MESSAGE_BYTES, Results, decodeRequest, encodeError, encodeEvent, encodeResult, tooLongError, type ErrorBody, type Method, type ParamsOf } from './protocol.js';
 import { EventType, type Event } from '../base/events.js';
+import { ClientBudget } from './budget.js';
 
 /** Who is at the other end of a connection. */
 export interface ConnInfo {
@@ -75,17 +76,20 @@ export interface ApiServerOptions {
   validateResults?: boolean;
 }
 
-/** Bytes a transport lets queue up for one client before it drops it as too slow a reader. */
-export const SEND_QUEUE_LIMIT = 16 * 1024 * 1024;
+export { SEND_QUEUE_LIMIT } from './budget.js';
 
 export class ApiServer {
   private serial = 0;
   private readonly open = new Set<Session>();
+  /** what all clients of every transport together may make PID 1 hold (budget.ts) */
+  readonly budget: ClientBudget;
 
   constructor(
     private readonly handler: Handler,
     private readonly options: ApiServerOptions = {},
-  ) {}
+  ) {
+    this.budget = new ClientBudget(options.log);
+  }
 
   /** Register a client; `send` writes one message (the transport adds its framing). */
   connect(peer: Omit<ConnInfo, 'id'>, send: (message: string) => void): ApiConnection {

@@ -20,7 +20,7 @@ import { lookupGroup } from '../supervisor/userdb.js';
 import { rateLimited } from '../base/rate-limit.js';
 import { DEFAULT_SOCKET, LineSplitter } from './client.js';
 import { MAX_MESSAGE_BYTES, encodeError } from './protocol.js';
-import { SEND_QUEUE_LIMIT, type ApiServer } from './server.js';
+import type { ApiServer } from './server.js';
 
 export interface UnixListenOptions {
   /** socket path (default /run/metainit/control.sock) */
@@ -126,18 +126,29 @@ export async function listenUnix(api: ApiServer, opts: UnixListenOptions): Promi
       setTimeout(() => socket.destroy(), REFUSED_LINGER_MS).unref();
       return;
     }
-    const conn = api.connect({ transport: 'unix', pid: who.pid, uid: who.uid, gid: who.gid }, (msg) => {
-      if (socket.destroyed) return;
-      if (socket.writableLength > SEND_QUEUE_LIMIT) {
-        opts.log?.warn(`control: unable to keep client pid ${who.pid}: it reads too slowly (${socket.writableLength} bytes queued), disconnecting`);
+    const holder = {
+      name: `client pid ${who.pid}`,
+      held: () => ({ queued: socket.writableLength, partial: split.pending }),
+      drop: (reason: string) => {
+        // a reader that does not read gets no frame; one sending huge lines still may
+        if (socket.writableLength === 0) socket.end(encodeError(null, { code: 'too-long', message: reason }) + '\n');
         socket.destroy();
-        return;
-      }
+      },
+    };
+    const conn = api.connect({ transport: 'unix', pid: who.pid, uid: who.uid, gid: who.gid }, (msg) => {
+      if (socket.destroyed || !api.budget.check(holder)) return;
       socket.write(msg + '\n');
     });
     const split = new LineSplitter(MAX_MESSAGE_BYTES, (line) => void conn.receive(line), () => conn.overflow());
-    socket.on('data', (b: Buffer) => split.push(b));
-    socket.on('close', () => conn.close());
+    const leave = api.budget.add(holder);
+    socket.on('data', (b: Buffer) => {
+      split.push(b);
+      if (split.pending > 0) api.budget.check(holder);
+    });
+    socket.on('close', () => {
+      leave();
+      conn.close();
+    });
   }
 
   return {

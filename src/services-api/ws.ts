@@ -18,7 +18,7 @@ import type { RawData, WebSocket } from 'ws';
 import { rateLimited } from '../base/rate-limit.js';
 import type { Logger } from '../base/types.js';
 import { MAX_MESSAGE_BYTES } from './protocol.js';
-import { SEND_QUEUE_LIMIT, type ApiServer } from './server.js';
+import type { ApiServer } from './server.js';
 
 /** The only address the WebSocket API binds. */
 export const WS_HOST = '127.0.0.1';
@@ -111,13 +111,11 @@ export async function listenWs(api: ApiServer, opts: WsListenOptions): Promise<W
 
   function attach(ws: WebSocket, req: IncomingMessage): void {
     const address = req.socket.remoteAddress ?? WS_HOST;
+    const holder = { name: `websocket client ${address}`, held: () => ({ queued: ws.bufferedAmount, partial: 0 }), drop: () => ws.terminate() };
+    const leave = api.budget.add(holder);
+    ws.on('close', leave);
     const conn = api.connect({ transport: 'ws', address }, (msg) => {
-      if (ws.readyState !== ws.OPEN) return;
-      if (ws.bufferedAmount > SEND_QUEUE_LIMIT) {
-        opts.log?.warn(`websocket: unable to keep client ${address}: it reads too slowly (${ws.bufferedAmount} bytes queued), disconnecting`);
-        ws.terminate();
-        return;
-      }
+      if (ws.readyState !== ws.OPEN || !api.budget.check(holder)) return;
       ws.send(msg);
     });
     ws.on('message', (data) => void conn.receive(messageText(data)));
