@@ -29,7 +29,9 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
+#include <stdio.h>
 #include <sys/reboot.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -269,6 +271,33 @@ static napi_value m_cloexecFrom(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* Raise RLIMIT_NOFILE, soft and hard, to `want` (capped by /proc/sys/fs/nr_open); returns the
+ * soft limit in force afterwards. Without CAP_SYS_RESOURCE the soft limit rises to the hard one. */
+static napi_value m_raiseNofile(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t want;
+  if (!arg_int(env, args[0], &want, "setrlimit")) return NULL;
+  rlim_t cap = (rlim_t)want;
+  FILE *f = fopen("/proc/sys/fs/nr_open", "re");
+  if (f) {
+    unsigned long nr;
+    if (fscanf(f, "%lu", &nr) == 1 && nr < cap) cap = nr;
+    fclose(f);
+  }
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return throw_errno(env, "getrlimit", errno);
+  if (rl.rlim_cur < cap) {
+    struct rlimit up = {cap, rl.rlim_max > cap ? rl.rlim_max : cap};
+    if (setrlimit(RLIMIT_NOFILE, &up) < 0) {
+      up.rlim_max = rl.rlim_max;
+      up.rlim_cur = rl.rlim_max < cap ? rl.rlim_max : cap;
+      setrlimit(RLIMIT_NOFILE, &up); /* best effort */
+    }
+  }
+  if (getrlimit(RLIMIT_NOFILE, &rl) < 0) return throw_errno(env, "getrlimit", errno);
+  return js_int(env, (int64_t)rl.rlim_cur);
+}
+
 static napi_value m_sigrtmin(napi_env env, napi_callback_info info) {
   return js_int(env, SIGRTMIN);
 }
@@ -284,7 +313,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN(waitpid),    FN(peek),         FN(kill),         FN(signal),      FN(setSubreaper), FN(setName),
       FN(reboot),     FN(mount),        FN(umount2),      FN(sethostname), FN(sync),         FN(peercred),
       FN(setCloexec), FN(pipe),         FN(cloexecFrom),  FN(notifySocket), FN(armCrashExec), FN(execve),
-      FN(sigrtmin),
+      FN(sigrtmin),      FN(raiseNofile),
 #undef FN
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);

@@ -104,6 +104,8 @@ export interface Sys {
   /** execve now (used by `metainit reexec`): clears FD_CLOEXEC on 0–2 and keepFds first.
    *  Only returns by throwing. */
   execve(path: string, argv: string[], envp: string[], keepFds: number[]): never;
+  /** raise RLIMIT_NOFILE (soft and hard) to `want`, capped by fs.nr_open; returns the soft limit now */
+  raiseNofile(want: number): number;
   /** SIGRTMIN of this libc (34 on glibc). */
   readonly SIGRTMIN: number;
 }

@@ -18,36 +18,28 @@
  * The queue is bounded: beyond HIGH_WATER bytes the sink stops reading its pipes (`when_full:
  * block`, the default — the service blocks on its full pipe, as under s6-log) or drops lines and
  * counts them (`when_full: drop`, one marker line once the file caught up). A failing write is
- * retried (RotatingFile), so logging resumes by itself when space returns, and close() never
+ * retried (rotating-file.ts), so logging resumes by itself when space returns, and close() never
  * waits for a failing file: nothing here can hold up a shutdown.
  */
-import { closeSync, mkdirSync } from 'node:fs';
-import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
+import { closeSync } from 'node:fs';
 import { Socket } from 'node:net';
-import { dirname, isAbsolute, join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { AdapterEvent } from '../base/events.js';
 import type { Sys } from '../base/sys.js';
+import { RotatingFile, type FileTarget } from './rotating-file.js';
 
 const MAX_LINE = 64 * 1024;
 /** how long close() lets a pipe drain before dropping it */
 const DRAIN_MS = 300;
-/** queued file bytes above which the pipes pause (when_full: block) or lines are dropped (drop) */
+/** queued file bytes above which the pipes pause (when_full: block) or lines are dropped (drop); reading resumes below rotating-file.ts' LOW_WATER */
 const HIGH_WATER = 1024 * 1024;
-/** … and below which reading resumes */
-const LOW_WATER = 256 * 1024;
-/** a failed file write is tried again after this long */
-const RETRY_MS = 1000;
 
 export type LogStream = 'stdout' | 'stderr';
 
 /** Where a service's lines go (normalised from the `log:` key). */
-export interface LogTarget {
+export interface LogTarget extends FileTarget {
   to: 'file' | 'console' | 'none';
-  /** absolute log file path (used when to = file) */
-  file: string;
-  maxSize: number;
-  keep: number;
   /** lines kept in memory */
   tail: number;
   /** the file cannot keep up (slow or full disk): block the service on its pipe, or drop lines (counted) */
@@ -114,151 +106,6 @@ class LineSplitter {
   }
 }
 
-/**
- * An append-only file rotated by size; writes are queued and done one at a time. A failed write
- * (an unwritable path, a full disk) keeps its lines at the head of the queue and is retried every
- * RETRY_MS until it succeeds, so logging resumes by itself once the cause is gone; `backlog` (the
- * queued bytes) is what the sink bounds by pausing its pipes or dropping lines.
- */
-class RotatingFile {
-  private handle: FileHandle | undefined;
-  private size = 0;
-  private queue: string[] = [];
-  private queued = 0;
-  private pumping: Promise<void> | undefined;
-  private retry: NodeJS.Timeout | undefined;
-  private closed = false;
-  failing = false;
-
-  constructor(
-    private target: LogTarget,
-    private readonly onError: (message: string) => void,
-    /** the backlog went below LOW_WATER (or was written after a failure) */
-    private readonly onDrain: () => void = () => undefined,
-  ) {}
-
-  /** bytes queued and not yet written */
-  get backlog(): number {
-    return this.queued;
-  }
-
-  append(line: string): void {
-    this.queue.push(line);
-    this.queued += Buffer.byteLength(line);
-    this.kick();
-  }
-
-  /** Resolves once the queue is written — or the write is failing (it is retried in the background). */
-  async flush(): Promise<void> {
-    while (this.pumping) await this.pumping;
-  }
-
-  /** switch to a new target (file, size, keep); takes effect for the next line */
-  async retarget(target: LogTarget): Promise<void> {
-    await this.flush();
-    if (target.file !== this.target.file) await this.closeHandle();
-    this.target = target;
-  }
-
-  /** Write what is queued (unless it is failing), then close; no retry after this. */
-  async close(): Promise<void> {
-    this.closed = true;
-    clearTimeout(this.retry);
-    await this.flush();
-    await this.closeHandle();
-  }
-
-  private kick(): void {
-    if (this.retry) return; // failing: the retry timer writes next
-    this.pumping ??= this.pump().finally(() => (this.pumping = undefined));
-  }
-
-  private async closeHandle(): Promise<void> {
-    const h = this.handle;
-    this.handle = undefined;
-    await h?.close().catch(() => undefined);
-  }
-
-  private async pump(): Promise<void> {
-    while (this.queue.length > 0) {
-      const lines = this.queue;
-      this.queue = [];
-      let written = 0;
-      try {
-        await this.ensureOpen();
-        let batch: string[] = [];
-        let batchBytes = 0;
-        for (const line of lines) {
-          const bytes = Buffer.byteLength(line);
-          if (this.size + batchBytes + bytes > this.target.maxSize && this.size + batchBytes > 0) {
-            await this.write(batch.join(''), batchBytes);
-            written += batch.length;
-            batch = [];
-            batchBytes = 0;
-            await this.rotate();
-          }
-          batch.push(line);
-          batchBytes += bytes;
-        }
-        await this.write(batch.join(''), batchBytes);
-        written += batch.length;
-        if (this.failing) this.onError(`writing ${this.target.file} again`);
-        this.failing = false;
-      } catch (e) {
-        // the unwritten lines go back to the head of the queue, in order; a retry writes them
-        this.queue = [...lines.slice(written), ...this.queue];
-        if (!this.failing) this.onError(`unable to write ${this.target.file}: ${(e as Error).message} (fix: free space or make the path writable; writing resumes by itself, retried every ${RETRY_MS / 1000} s)`);
-        this.failing = true;
-        await this.closeHandle();
-        if (!this.closed) {
-          this.retry = setTimeout(() => {
-            this.retry = undefined;
-            this.kick();
-          }, RETRY_MS);
-          this.retry.unref();
-        }
-        return;
-      }
-      if (this.queued < LOW_WATER) this.onDrain();
-    }
-  }
-
-  private async ensureOpen(): Promise<FileHandle> {
-    if (!this.handle) {
-      mkdirSync(dirname(this.target.file), { recursive: true, mode: 0o755 });
-      this.handle = await open(this.target.file, 'a', 0o640);
-      this.size = (await this.handle.stat()).size;
-    }
-    return this.handle;
-  }
-
-  private async write(text: string, bytes: number): Promise<void> {
-    if (!text) return;
-    await (await this.ensureOpen()).appendFile(text);
-    this.size += bytes;
-    this.queued -= bytes;
-  }
-
-  /** name.log.(keep-1) → name.log.keep … name.log → name.log.1; the oldest falls off */
-  private async rotate(): Promise<void> {
-    const h = this.handle;
-    this.handle = undefined;
-    this.size = 0;
-    await h?.close();
-    const { file, keep } = this.target;
-    const ignoreMissing = (e: NodeJS.ErrnoException): void => {
-      if (e.code !== 'ENOENT') throw e;
-    };
-    if (keep === 0) {
-      await unlink(file).catch(ignoreMissing);
-      return;
-    }
-    await unlink(`${file}.${keep}`).catch(ignoreMissing);
-    for (let i = keep - 1; i >= 1; i--) await rename(`${file}.${i}`, `${file}.${i + 1}`).catch(ignoreMissing);
-    await rename(file, `${file}.1`).catch(ignoreMissing);
-  }
-}
-
 export class LogSink {
   private readonly ring: string[] = [];
   private readonly readers: Socket[] = [];
@@ -283,24 +130,33 @@ export class LogSink {
     return new LogSink(fds, opts);
   }
 
+  /** the pipes, or undefined while released (a finished oneshot) */
+  private pipes: LogFds | undefined;
+
   private constructor(
-    readonly fds: LogFds,
+    fds: LogFds,
     private readonly opts: LogSinkOptions,
   ) {
+    this.pipes = fds;
     this.target = opts.target;
     if (this.target.to === 'file') this.file = this.newFile(this.target);
     this.read(fds.stdoutReadFd, 'stdout');
     this.read(fds.stderrReadFd, 'stderr');
   }
 
-  /** fd a run gets as its stdout */
+  /** the four descriptors (for the re-exec state), undefined while released */
+  get fds(): LogFds | undefined {
+    return this.pipes;
+  }
+
+  /** fd a run gets as its stdout (reopen() first after a release) */
   get stdout(): number {
-    return this.fds.stdoutWriteFd;
+    return this.pipes!.stdoutWriteFd;
   }
 
   /** fd a run gets as its stderr */
   get stderr(): number {
-    return this.fds.stderrWriteFd;
+    return this.pipes!.stderrWriteFd;
   }
 
   /** the last n lines (n ≤ 0: none) */
@@ -348,15 +204,30 @@ export class LogSink {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const fd of [this.fds.stdoutWriteFd, this.fds.stderrWriteFd]) {
+    await this.release();
+    await this.file?.close();
+  }
+
+  /**
+   * A finished oneshot needs no pipes until it runs again (four descriptors per service add up
+   * with thousands of them): drop the write ends, read what is left (up to DRAIN_MS), close the
+   * read ends and the log file. The tail stays; reopen() makes new pipes for the next run, and
+   * the file is opened again with its next line.
+   */
+  async release(): Promise<void> {
+    const fds = this.pipes;
+    if (!fds) return;
+    this.pipes = undefined;
+    for (const fd of [fds.stdoutWriteFd, fds.stderrWriteFd]) {
       try {
         closeSync(fd);
       } catch {
         /* already closed */
       }
     }
+    const readers = this.readers.splice(0);
     await Promise.all(
-      this.readers.map(
+      readers.map(
         (r) =>
           new Promise<void>((resolve) => {
             const timer = setTimeout(() => r.destroy(), DRAIN_MS);
@@ -368,7 +239,18 @@ export class LogSink {
           }),
       ),
     );
-    await this.file?.close();
+    if (!this.closed) await this.file?.idle();
+  }
+
+  /** New pipes after a release (the next run of a oneshot). */
+  reopen(sys: Pick<Sys, 'pipe'>): void {
+    if (this.pipes || this.closed) return;
+    const [stdoutReadFd, stdoutWriteFd] = sys.pipe();
+    const [stderrReadFd, stderrWriteFd] = sys.pipe();
+    this.pipes = { stdoutReadFd, stdoutWriteFd, stderrReadFd, stderrWriteFd };
+    this.paused = false;
+    this.read(stdoutReadFd, 'stdout');
+    this.read(stderrReadFd, 'stderr');
   }
 
   private newFile(target: LogTarget): RotatingFile {

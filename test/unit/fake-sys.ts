@@ -30,6 +30,7 @@ const METHODS = {
   notifySocket: true,
   armCrashExec: true,
   execve: true,
+  raiseNofile: true,
 } as const satisfies Record<Method, true>;
 
 export interface FakeCall {

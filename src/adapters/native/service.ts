@@ -299,6 +299,7 @@ export class Service {
     let run: Run;
     try {
       this.sink ??= LogSink.open(this.host.sys, sinkOptions(this.host, this.name, this.def));
+      this.sink.reopen(this.host.sys); // a oneshot's pipes are released between runs
       run = this.launch(this.def.argv, this.sink);
     } catch (e) {
       const why = e instanceof ExecError ? e.reason : (e as Error).message;
@@ -350,9 +351,11 @@ export class Service {
     if (pid !== undefined && !this.def.oneshot) signalRun(pid, 'SIGKILL', true);
     const why = describeExit(exit);
     if (exit.error) return TRANSIENT.test(exit.error) ? this.retryLater(why) : this.set('error', why);
-    if (this.def.oneshot && exit.code === 0) return this.set('ok', undefined);
     const failed = exit.code !== 0;
     const restart = this.restartPolicy === 'always' || (this.restartPolicy === 'on-failure' && failed);
+    // a oneshot that ran to its end holds no descriptors until it is started again
+    if (this.def.oneshot && (!failed || !restart)) void this.sink?.release();
+    if (this.def.oneshot && exit.code === 0) return this.set('ok', undefined);
     if (!restart) return this.set(failed ? 'error' : 'ok', why);
     const decision = this.backoff.ran(startedAt, Date.now());
     if (decision.giveUp) return this.set('error', `${decision.reason} (last: ${why})`);

@@ -121,6 +121,19 @@ print(os.getpid())`;
     server!.close();
   });
 
+  it('raises the open file limit as far as asked and the kernel allows, never lowers it', () => {
+    const soft = (): number => Number(/^Max open files\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1]);
+    const before = soft();
+    expect(sys.raiseNofile(before - 1), 'asking for less changes nothing').to.equal(before);
+    const nrOpen = Number(readFileSync('/proc/sys/fs/nr_open', 'utf8'));
+    const hard = Number(/^Max open files\s+\d+\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1]);
+    // CAP_SYS_RESOURCE (bit 24 of CapEff) lets it raise the hard limit too
+    const capSysResource = (BigInt(`0x${/^CapEff:\s+([0-9a-f]+)/m.exec(readFileSync('/proc/self/status', 'utf8'))?.[1] ?? '0'}`) >> 24n) & 1n;
+    const got = sys.raiseNofile(before + 1000);
+    expect(got).to.equal(Math.min(before + 1000, capSysResource ? nrOpen : hard));
+    expect(soft()).to.equal(got);
+  });
+
   it('creates close-on-exec pipes and leaves kept fds inheritable in cloexecFrom', () => {
     const [r, w] = sys.pipe();
     const flags = (fd: number): string => readFileSync(`/proc/self/fdinfo/${fd}`, 'utf8');
