@@ -10,11 +10,13 @@
  *   - a request nested 20 000 deep on the control socket: an error answer, and the request after
  *     it in the same write is answered too;
  *   - `metainit status | head -1`: the CLI ends quietly when its reader goes;
- *   - the state file of a re-exec lives under run_dir, one per metainit (PID namespace).
+ *   - the state file of a re-exec lives under run_dir, one per metainit (PID namespace);
+ *   - a crash loop (every image aborts: METAINIT_INJECT_FAULT=loop-abort:MS): after
+ *     fallback.crashes crashes PID 1 becomes fallback.exec, or exits 1 in container mode.
  */
 import { expect } from 'chai';
 import { execFile, execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createConnection } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -93,6 +95,40 @@ describe('ns: hostile input (PID 1 keeps running and answering)', function () {
     expect(exit.code).to.equal(0);
   });
 
+  it('a service flooding its output: PID 1\'s memory stays bounded, it keeps answering, the file is rotated', async () => {
+    const dir = config('log_dir: /run/test/log\n', {
+      flood: `exec: /bin/sh -c 'exec yes "$(printf "%099d" 0)"'\nlog: {max_size: 4M, keep: 1}\n`,
+    });
+    dirs.push(dir);
+    ns = await bootNs({ configDir: dir });
+    const rss = (): number => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${ns!.pid1}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+    const start = rss();
+    let peak = start;
+    let slowest = 0;
+    for (let i = 0; i < 16; i++) {
+      const t0 = Date.now();
+      const r = await ns.cli(['status']);
+      slowest = Math.max(slowest, Date.now() - t0);
+      expect(r.code).to.equal(0);
+      expect(r.stdout).to.match(/native\/flood\s+running/);
+      peak = Math.max(peak, rss());
+      await new Promise((res) => setTimeout(res, 500));
+    }
+    expect(peak - start, `PID 1 RSS grew from ${start.toFixed(1)} to ${peak.toFixed(1)} MiB`).to.be.below(64);
+    expect(slowest, 'every status answered (ms, generous: a 2-core machine)').to.be.below(5000);
+    expect(existsSync(join(ns.scratch, 'log/native/flood.log.1')), 'rotated').to.equal(true);
+  });
+
+  it('500 finished oneshots hold no descriptors, and one restarted runs and logs again', async () => {
+    const dir = config('log_dir: /run/test/log\n', Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`o${i}`, `exec: /bin/echo done ${i}\noneshot: true\n`])));
+    dirs.push(dir);
+    ns = await bootNs({ configDir: dir, bootTimeoutMs: 60_000 });
+    await ns.waitFor(async () => (await ns!.status()).filter((s) => s.state === 'ok').length === 500, 90_000, '500 oneshots ok');
+    await ns.waitFor(() => readdirSync(`/proc/${ns!.pid1}/fd`).length < 100, 10_000, `PID 1's descriptors back under 100 (now ${readdirSync(`/proc/${ns.pid1}/fd`).length})`);
+    expect((await ns.cli(['restart', 'native/o7'])).code).to.equal(0);
+    await ns.waitFor(async () => (await ns!.cli(['logs', 'native/o7'])).stdout.split('\n').filter((l) => l.includes('done 7')).length === 2, 10_000, 'the second run logged');
+  });
+
   it('answers a request nested 20 000 deep with an error, and the next request of the same write too', async () => {
     const dir = config('log_dir: /run/metainit/log\n', { good: 'exec: sleep 1000\n' });
     dirs.push(dir);
@@ -114,6 +150,25 @@ describe('ns: hostile input (PID 1 keeps running and answering)', function () {
     );
     expect(r.stdout.split('\n').filter(Boolean)).to.have.length(1);
     expect(r.stderr).to.not.match(/EPIPE|at .*\.js:\d+/);
+  });
+
+  it('in a crash loop hands PID 1 to fallback.exec instead of re-executing for ever', async () => {
+    const dir = config('log_dir: /run/metainit/log\nfallback: {exec: "echo fallback-ran > /run/test/fallback; exec sleep 1000", crashes: 3, within: 60s}\n', { good: 'exec: sleep 1000\n' });
+    dirs.push(dir);
+    ns = await bootNs({ configDir: dir, env: { METAINIT_INJECT_FAULT: 'loop-abort:1500' } });
+    await ns.waitFor(() => ns!.read('fallback').trim() === 'fallback-ran', 60_000, 'the fallback running');
+    expect(readFileSync(`/proc/${ns.pid1}/comm`, 'utf8').trim(), 'PID 1 is the fallback now').to.equal('sleep');
+    expect(ns.console()).to.match(/metainit: crashed 3 times within 60 s \(fallback\.crashes 3, fallback\.within 60 s\); see the errors above: PID 1 becomes the fallback \/bin\/sh -c echo fallback-ran/);
+    expect(ns.console().match(/starting as pid 1 in container mode \(re-exec\)/g), 'two re-executed images before the fallback').to.have.length(2);
+  });
+
+  it('in a crash loop in container mode without fallback.exec, exits 1 with the reason', async () => {
+    const dir = config('log_dir: /run/metainit/log\nfallback: {crashes: 2, within: 60s}\n', { good: 'exec: sleep 1000\n' });
+    dirs.push(dir);
+    ns = await bootNs({ configDir: dir, env: { METAINIT_INJECT_FAULT: 'loop-abort:1500' } });
+    const exit = await ns.waitExit(60_000);
+    expect(exit.code).to.equal(1);
+    expect(ns.console()).to.match(/crashed 2 times within 60 s .*: exiting with status 1 instead of crashing again \(fix: set fallback\.exec in metainit\.yaml/);
   });
 
   it('keeps its re-exec state under run_dir, named for its PID namespace', async () => {
