@@ -170,7 +170,7 @@ function instanceGraph(files: InstanceFile[], disabled: Set<string>, names: stri
 
 // ----------------------------------------------------------------------------- messages
 
-/** "native/a: unable to schedule: dependency cycle a → b → c → a (fix: …)"; names shortened inside one instance */
+/** "FILE: native/a: unable to schedule: dependency cycle a → b → c → a (fix: …)"; names shortened inside one instance */
 function cycleDiagnostic(cycle: string[], file: string, instance: string | undefined): Diagnostic {
   const short = (id: string): string => (instance !== undefined && id.startsWith(`${instance}/`) ? id.slice(instance.length + 1) : id);
   const chain = [...cycle, cycle[0]!].map(short).join(' → ');
@@ -178,7 +178,7 @@ function cycleDiagnostic(cycle: string[], file: string, instance: string | undef
     level: 'error',
     file,
     key: 'after',
-    message: `${cycle[0]}: unable to schedule: dependency cycle ${chain} (fix: remove one of these after: entries)`,
+    message: `${file}: ${cycle[0]}: unable to schedule: dependency cycle ${chain} (fix: remove one of these after: entries)`,
   };
   if (instance !== undefined) d.service = cycle[0]!;
   return d;
@@ -186,7 +186,7 @@ function cycleDiagnostic(cycle: string[], file: string, instance: string | undef
 
 /** A warning about one `after:` entry of `from` (an instance, or "instance/service"). */
 function afterWarning(from: string, file: string, ref: string, problem: string, fix: string): Diagnostic {
-  const d: Diagnostic = { level: 'warning', file, key: 'after', message: `${from}: after "${ref}": ${problem} (fix: ${fix})` };
+  const d: Diagnostic = { level: 'warning', file, key: 'after', message: `${file}: ${from}: after "${ref}": ${problem} (fix: ${fix})` };
   if (from.includes('/')) d.service = from;
   return d;
 }

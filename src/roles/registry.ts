@@ -121,8 +121,9 @@ export function decideRoles(input: RoleInput): RoleDecision {
   const diagnostics: Diagnostic[] = [];
   const roles = [...new Set([...input.roles, ...input.policy.extra])];
   const instances = new Set(input.instances);
+  // every message names its file first (metainit.yaml), as every other diagnostic does
   const diag: Diag = (level, key, message, service) => {
-    diagnostics.push({ level, file, key, message, ...(service !== undefined ? { service } : {}) });
+    diagnostics.push({ level, file, key, message: message.startsWith(`${file}: `) ? message : `${file}: ${message}`, ...(service !== undefined ? { service } : {}) });
   };
   const { byRole, rolesOf } = groupClaims(input.claims, roles, diag);
   const owners = parseOwners(input.policy.owners, new Set(roles), instances, byRole, diag, input.unholdable);

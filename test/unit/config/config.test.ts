@@ -365,7 +365,7 @@ describe('config: check and plan', () => {
   it('reports a cycle of three once and still plans the independent services', async () => {
     const c = await checkConfig(fixture('cycle'));
     expect(c.ok).to.equal(false);
-    expect(c.errors.map((d) => d.message)).to.deep.equal(['native/a: unable to schedule: dependency cycle a → b → c → a (fix: remove one of these after: entries)']);
+    expect(c.errors.map((d) => d.message)).to.deep.equal([`${join(fixture('cycle'), 'services.d', 'a.yaml')}: native/a: unable to schedule: dependency cycle a → b → c → a (fix: remove one of these after: entries)`]);
     expect(c.errors[0]).to.include({ file: join(fixture('cycle'), 'services.d', 'a.yaml'), service: 'native/a', key: 'after' });
     expect(c.plan.cycles).to.deep.equal([['native/a', 'native/b', 'native/c']]);
     expect(c.plan.levels).to.deep.equal([['native/d'], ['native/f', 'native/g']]);
@@ -374,13 +374,14 @@ describe('config: check and plan', () => {
 
   it('warns about an after: entry that names no service', async () => {
     const c = await checkConfig(fixture('cycle'));
-    expect(c.warnings.map((d) => d.message)).to.deep.equal(['native/g: after "ghost": no such service (fix: correct the name, add what it names, or remove it from after:)']);
+    expect(c.warnings.map((d) => d.message)).to.deep.equal([`${join(fixture('cycle'), 'services.d', 'g.yaml')}: native/g: after "ghost": no such service (fix: correct the name, add what it names, or remove it from after:)`]);
     expect(c.plan.unknownRefs).to.deep.equal([{ from: 'native/g', ref: 'ghost', file: join(fixture('cycle'), 'services.d', 'g.yaml') }]);
   });
 
   it('checks references across instances as far as they can be known offline', async () => {
     const p = await planConfig(fixture('instances'));
-    const refs = p.diagnostics.filter((d) => d.key === 'after').map((d) => d.message.replace(/ \(fix: .*\)$/, ''));
+    // each names its file first: shown here without it
+    const refs = p.diagnostics.filter((d) => d.key === 'after').map((d) => d.message.replace(/ \(fix: .*\)$/, '').replace(`${d.file}: `, ''));
     expect(refs).to.deep.equal([
       'main/web: after "off/bar": instance off is disabled, so this never becomes ready',
       'main/web: after "main/nope": no such service',
@@ -394,7 +395,7 @@ describe('config: check and plan', () => {
   it('reports a cycle between instance files', async () => {
     const dir = tmpConfig({ 'adapters.d/a.yaml': 'adapter: runit\nafter: [b]\n', 'adapters.d/b.yaml': 'adapter: s6\nafter: [a]\n', 'adapters.d/c.yaml': 'adapter: sysv\n' });
     const c = await checkConfig(dir);
-    expect(c.errors.filter((d) => d.key === 'after').map((d) => d.message)).to.deep.equal(['a: unable to schedule: dependency cycle a → b → a (fix: remove one of these after: entries)']);
+    expect(c.errors.filter((d) => d.key === 'after').map((d) => d.message)).to.deep.equal([`${join(dir, 'adapters.d', 'a.yaml')}: a: unable to schedule: dependency cycle a → b → a (fix: remove one of these after: entries)`]);
     expect(c.plan.instanceLevels).to.deep.equal([['c']]);
   });
 

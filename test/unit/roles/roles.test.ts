@@ -95,7 +95,7 @@ describe('roles: registry', () => {
     expect(d1.diagnostics).to.have.length(1);
     expect(d1.diagnostics[0]!.level).to.equal('warning');
     expect(d1.diagnostics[0]!.message).to.equal(
-      'role cron: unable to choose an owner by policy: claimed by runit/cron, s6/snooze, sysv/cron; picked runit/cron by instance name (fix: set roles.owners.cron or list the instances in roles.priority in metainit.yaml)',
+      'metainit.yaml: role cron: unable to choose an owner by policy: claimed by runit/cron, s6/snooze, sysv/cron; picked runit/cron by instance name (fix: set roles.owners.cron or list the instances in roles.priority in metainit.yaml)',
     );
   });
 
@@ -111,7 +111,7 @@ describe('roles: registry', () => {
       ['warning', 'native/postfix'],
       ['warning', 'sysv/exim4'],
     ]);
-    expect(d.diagnostics[0]!.message).to.match(/^native\/postfix: unable to claim role mail-transport: not a known role.*\(fix: add "mail-transport" to roles\.extra/);
+    expect(d.diagnostics[0]!.message).to.match(/^metainit\.yaml: native\/postfix: unable to claim role mail-transport: not a known role.*\(fix: add "mail-transport" to roles\.extra/);
     expect(d.vetoedBy.size).to.equal(0);
     expect(d.grants.has('mail-transport')).to.equal(false);
   });
@@ -132,7 +132,7 @@ describe('roles: registry', () => {
     expect(holder(d, 'logging')).to.equal(null);
     const byKey = new Map(d.diagnostics.map((x) => [x.key, x]));
     expect(d.diagnostics.every((x) => x.level === 'error')).to.equal(true);
-    expect(byKey.get('roles.owners.crond')!.message).to.match(/^roles\.owners\.crond: unable to set owner: crond is not a known role/);
+    expect(byKey.get('roles.owners.crond')!.message).to.match(/^metainit\.yaml: roles\.owners\.crond: unable to set owner: crond is not a known role/);
     expect(byKey.get('roles.owners.cron')!.message).to.match(/unable to grant role cron to openrc: no instance named openrc; the priority order decides instead/);
     expect(byKey.get('roles.owners.logging')!.message).to.match(/unable to grant role logging to sysv\/cron: it does not claim logging \(nothing claims logging\)/);
   });
@@ -180,7 +180,7 @@ describe('roles: registry', () => {
     expect(isVetoed(d, 'runit', 'busybox')).to.equal(true);
     expect(d.vetoedBy.get('runit/busybox')).to.equal('cron');
     expect(d.diagnostics.map((x) => x.message)).to.deep.equal([
-      'runit/busybox: unable to hold role logging: it also claims cron, held by sysv/cron, and a service cannot run half; it is vetoed (fix: set roles.owners.cron to runit/busybox, or roles.owners.logging to another claimant)',
+      'metainit.yaml: runit/busybox: unable to hold role logging: it also claims cron, held by sysv/cron, and a service cannot run half; it is vetoed (fix: set roles.owners.cron to runit/busybox, or roles.owners.logging to another claimant)',
     ]);
     const logging = roleTable(d, () => 'running').find((r) => r.role === 'logging')!;
     expect(logging.vetoed).to.deep.equal(['runit/busybox']);
@@ -395,7 +395,7 @@ describe('roles: policy-rc.d', () => {
       unholdable: new Map([['systemd', { 'time-sync': 'systemd skips systemd-timesyncd in a container' }]]),
     });
     expect(d.diagnostics.map((x) => x.message)).to.deep.equal([
-      'roles.owners.time-sync: unable to grant role time-sync to systemd: systemd skips systemd-timesyncd in a container; the priority order decides instead (fix: give time-sync to a service outside systemd, e.g. a native or runit one)',
+      'metainit.yaml: roles.owners.time-sync: unable to grant role time-sync to systemd: systemd skips systemd-timesyncd in a container; the priority order decides instead (fix: give time-sync to a service outside systemd, e.g. a native or runit one)',
     ]);
     expect(holderOf(d, 'time-sync')).to.deep.equal({ instance: 'native', service: 'chrony' });
   });
