@@ -61,6 +61,8 @@ import { etcWriters, isExcluded, isListed, NO_CHOICE, readChoice, UNIT_NAME, uni
 const PATTERN = /^[A-Za-z0-9:_.\\@*-]+$/;
 /** masks systemd-sysv-generator when a sysv instance runs the scripts (sysvPeer) */
 const SYSV_GENERATOR_MASK = '/run/systemd/system-generators/systemd-sysv-generator';
+/** a job for one of these means systemd is shutting down (poweroff, reboot … typed inside) */
+const SHUTDOWN_TARGETS = new Set(['shutdown.target', 'poweroff.target', 'reboot.target', 'halt.target', 'kexec.target', 'final.target']);
 /** how long a launch waits for the logging holder's /dev/log (awaitDevLog) */
 const DEV_LOG_WAIT_MS = 10_000;
 
@@ -291,6 +293,7 @@ export class SystemdAdapter implements Adapter {
       else if (s.member === 'UnitNew') this.units.unitNew(String(a), String(b));
       else if (s.member === 'UnitRemoved') this.units.unitRemoved(String(a), String(b));
       else if (s.member === 'StartupFinished') this.life.becameReady('');
+      else if (s.member === 'JobNew' && SHUTDOWN_TARGETS.has(String((s.body as unknown[])[2]))) this.life.systemdStopping(); // (id, job, unit)
     } else if (s.member === 'PropertiesChanged' && s.iface === PROPS_IFACE) this.units.propertiesChanged(s.path, s.body);
   }
 

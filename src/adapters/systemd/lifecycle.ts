@@ -57,6 +57,10 @@ export class SystemdLife {
   private adopted: RunSnapshot | undefined;
   private readonly backoff = new Backoff({ initial: 1000, max: 60_000, factor: 2, reset_after: 30_000 });
   private restartTimer: NodeJS.Timeout | undefined;
+  /** systemd is shutting down inside (STOPPING=1, or a job for a shutdown target): no new bridge */
+  private stoppingInside = false;
+  /** bus connection attempts since the last success, for the reconnect backoff */
+  private failedConnects = 0;
 
   constructor(private readonly o: LifeOptions) {}
 
@@ -77,6 +81,8 @@ export class SystemdLife {
 
   /** Launch systemd (or take over the adopted run); readiness and the bus follow. */
   async launch(): Promise<void> {
+    this.stoppingInside = false;
+    this.failedConnects = 0;
     this.phase = 'booting';
     this.systemState = 'starting';
     if (!this.adopted) {
@@ -115,7 +121,7 @@ export class SystemdLife {
       onClose: (why) => {
         if (this.bus !== bus) return;
         this.bus = undefined;
-        if (this.run === run && run.pid !== undefined && this.phase !== 'stopping') {
+        if (this.reconnecting(run)) {
           this.o.emit({ type: 'message', level: 'warning', text: `${this.o.instance}: systemd's bus bridge ended (${why}); connecting again` });
           setTimeout(() => void this.connect(run, false), 200).unref();
         }
@@ -124,12 +130,15 @@ export class SystemdLife {
     try {
       await bus.connect();
     } catch (e) {
-      if (this.run === run && run.pid !== undefined && this.phase !== 'stopping') {
-        this.o.emit({ type: 'message', level: 'warning', text: `${this.o.instance}: unable to connect to systemd's bus: ${(e as Error).message}; trying again` });
-        setTimeout(() => void this.connect(run, false), 500).unref();
+      if (this.reconnecting(run)) {
+        // a bridge is a process in systemd's namespaces: never a storm of them
+        const delay = Math.min(500 * 2 ** this.failedConnects++, 10_000);
+        this.o.emit({ type: 'message', level: 'warning', text: `${this.o.instance}: unable to connect to systemd's bus: ${(e as Error).message}; trying again in ${delay} ms` });
+        setTimeout(() => void this.connect(run, false), delay).unref();
       }
       return;
     }
+    this.failedConnects = 0;
     this.bus = bus;
     await this.o.onBus(bus).catch((e: unknown) => this.o.log.warn(`${this.o.instance}: unable to list units: ${(e as Error).message}`));
     const state = String(await bus.get(MANAGER_PATH, MANAGER_IFACE, 'SystemState').catch(() => ''));
@@ -137,8 +146,21 @@ export class SystemdLife {
     else if (adopted || state === 'running' || state === 'degraded') this.becameReady(state);
   }
 
+  /** Should a lost bus be connected again? Not while systemd shuts down: a new bridge would be one more process its shutdown must kill. */
+  private reconnecting(run: SystemdRun): boolean {
+    return this.run === run && run.pid !== undefined && this.phase !== 'stopping' && !this.stoppingInside;
+  }
+
+  /** systemd began to shut down inside (STOPPING=1, or a job for a shutdown target seen on the bus). */
+  systemdStopping(): void {
+    if (this.stoppingInside || this.phase === 'stopping') return;
+    this.stoppingInside = true;
+    this.o.log.info(`${this.o.instance}: systemd is shutting down inside; its bus is not connected again`);
+  }
+
   private notified(fields: string[]): void {
     for (const f of fields) {
+      if (f === 'STOPPING=1') this.systemdStopping();
       if (f === 'READY=1') this.becameReady(''); // SystemState is read over the bus
       else if (f.startsWith('STATUS=')) this.o.log.info(`${this.o.instance}: systemd: ${f.slice(7)}`);
     }
