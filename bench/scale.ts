@@ -59,13 +59,26 @@ async function benchScale(): Promise<Outcome> {
   const { dir, remove } = tempDir('scale');
   try {
     const rows: Row[] = [];
+    const skipped: string[] = [];
     const hard = Number(/^Max open files\s+\d+\s+(\d+)/m.exec(readFileSync('/proc/self/limits', 'utf8'))?.[1]);
     for (const n of SIZES) {
       // four descriptors per service: without room for them the boot would only retry EMFILE
-      if (4 * n + 1024 > hard && !canRaiseHardLimit()) throw new Error(`bench scale: unable to boot ${n} services: the open file limit is ${hard} (fix: ulimit -Hn ${4 * n + 1024})`);
-      rows.push(await bootOnce(n, dir));
+      if (4 * n + 1024 > hard && !canRaiseHardLimit()) skipped.push(`${n} services need ${4 * n + 1024} descriptors; the hard limit here is ${hard} and PID 1 may not raise it (no CAP_SYS_RESOURCE)`);
+      else rows.push(await bootOnce(n, dir));
     }
+    if (rows.length === 0) throw new Error(`bench scale: unable to boot any size: ${skipped.join('; ')}`);
     const [small, big] = [rows[0]!, rows[rows.length - 1]!];
+    if (big.n !== SIZES[SIZES.length - 1]) {
+      return {
+        measured: `${fmt(big.api / 1000, 2)} s to the API with ${big.n} services; all running ${fmt(big.running / 1000, 1)} s`,
+        verdict: 'not met',
+        verdictNote: `${SIZES[SIZES.length - 1]} not measured here`,
+        why: `not measured with ${SIZES[SIZES.length - 1]}: ${skipped.join('; ')}. With ${big.n}: the API answered after ${fmt(big.api)} ms, all running after ${fmt(big.running)} ms, ${big.fds} descriptors.`,
+        method: `N native services \`exec: sleep 100000\`, no dependencies, one boot each as PID 1 of a fresh namespace.`,
+        details: table(['services', 'spawn → API answers ms', 'spawn → all running ms', 'PID 1 descriptors'], rows.map((r) => [r.n, fmt(r.api, 0), fmt(r.running, 0), r.fds])),
+        commands: [nsCommandLine(metainitCmd('CFG', 'SOCK'))],
+      };
+    }
     const growth = big.running / small.running;
     const linear = growth <= (big.n / small.n) * 1.5;
     return {
