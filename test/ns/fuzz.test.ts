@@ -12,23 +12,12 @@ import { expect } from 'chai';
 import { readdirSync, readFileSync } from 'node:fs';
 import { createConnection, type Socket } from 'node:net';
 import { bootNs, type Ns } from './harness.js';
+import { prng } from '../prng.js';
 
 const SEED = 20261201;
 const MESSAGES = 20_000;
 const CONNECTIONS = 8;
 const FORBIDDEN = new Set(['poweroff', 'reboot', 'halt', 'reexec', 'kill', 'stop', 'sync', 'apply', 'restart', 'reload']);
-
-/** mulberry32: a small deterministic PRNG */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SEEDS: object[] = [
   { v: 1, id: 1, method: 'status', params: {} },

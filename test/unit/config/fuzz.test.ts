@@ -11,20 +11,11 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkConfig } from '../../../src/manager/plan.js';
+import { prng } from '../../prng.js';
 
 const SEED = 9001;
 const DIRS = 1500;
 
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const GLOBAL = 'log_dir: /run/metainit/log\nshutdown: {grace: 2s, timeout: 30s}\nroles:\n  owners:\n    cron: native\n';
 const INSTANCE = 'adapter: native\nservices: services.d\n';
