@@ -6,7 +6,7 @@
  * the numbers, the verdicts, the exact commands and the machine facts. A benchmark that throws is
  * reported as "no result" with its error; the others still run.
  *
- *   node dist/bench/run.js [--only rss,status-cli,api,reap,respawn,oneshots,scale] [--no-write]
+ *   node dist/bench/run.js [--only rss,status-cli,api,reap,respawn,oneshots,scale,logflood] [--no-write]
  *
  * Needs root (unshare, nsenter), tini, hyperfine and gcc; says which is missing.
  */
@@ -18,13 +18,14 @@ import { oneshotsBench } from './oneshots.js';
 import { reapBench } from './reap.js';
 import { failedResult, machineFacts, render, writeResults, type Bench, type BenchResult } from './report.js';
 import { respawnBench } from './respawn.js';
+import { logfloodBench } from './logflood.js';
 import { rssBench } from './rss.js';
 import { scaleBench } from './scale.js';
 import { statusCliBench } from './status-cli.js';
 import { ROOT } from './util.js';
 
 /** In this order: the memory reading first, on a machine nothing else of ours has touched yet. */
-const BENCHES: Bench[] = [rssBench, statusCliBench, apiBench, reapBench, respawnBench, oneshotsBench, scaleBench];
+const BENCHES: Bench[] = [rssBench, statusCliBench, apiBench, reapBench, respawnBench, oneshotsBench, scaleBench, logfloodBench];
 
 function missingTools(): string[] {
   const missing: string[] = [];

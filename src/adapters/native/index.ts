@@ -32,6 +32,9 @@ import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim }
 import type { ServiceHost, ServiceSnapshot } from './host.js';
 import { Service } from './service.js';
 
+/** services started per turn of the event loop at boot (the API answers in between) */
+const SPAWN_BATCH = 25;
+
 /** Shape of `snapshot()` output. */
 export interface NativeSnapshot {
   services: ServiceSnapshot[];
@@ -130,9 +133,12 @@ export class NativeAdapter implements Adapter {
     this.sandbox = prepareSandbox(this.host.root, this.ctx.sys, this.ctx.log, this.ctx.rootHooks);
     this.started = true;
     this.unsubscribe ??= this.ctx.deps.onChange(() => this.queueEvaluate());
+    let n = 0;
     for (const s of this.services.values()) {
       if (s.adopted && (s.wanted === 'down' || s.current !== 'stopped')) continue;
       s.start(true);
+      // thousands of spawns in one turn would keep the API, the reaper and signals waiting
+      if (++n % SPAWN_BATCH === 0) await new Promise((r) => setImmediate(r));
     }
   }
 
