@@ -168,7 +168,8 @@ export class RotatingFile {
       await unlink(file).catch(ignoreMissing);
       return;
     }
-    await unlink(`${file}.${keep}`).catch(ignoreMissing);
+    // each rename replaces its target in one step (the oldest falls off that way): no moment
+    // without name.log.1 for a reader, as an unlink first would leave
     for (let i = keep - 1; i >= 1; i--) await rename(`${file}.${i}`, `${file}.${i + 1}`).catch(ignoreMissing);
     await rename(file, `${file}.1`).catch(ignoreMissing);
   }
