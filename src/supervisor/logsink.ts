@@ -106,6 +106,13 @@ class LineSplitter {
   }
 }
 
+/** The two pipes of a service (stdout, stderr), both ends. */
+function newPipes(sys: Pick<Sys, 'pipe'>): LogFds {
+  const [stdoutReadFd, stdoutWriteFd] = sys.pipe();
+  const [stderrReadFd, stderrWriteFd] = sys.pipe();
+  return { stdoutReadFd, stdoutWriteFd, stderrReadFd, stderrWriteFd };
+}
+
 export class LogSink {
   private readonly ring: string[] = [];
   private readonly readers: Socket[] = [];
@@ -119,9 +126,7 @@ export class LogSink {
 
   /** Create the two pipes of a new service. */
   static open(sys: Pick<Sys, 'pipe'>, opts: LogSinkOptions): LogSink {
-    const [stdoutReadFd, stdoutWriteFd] = sys.pipe();
-    const [stderrReadFd, stderrWriteFd] = sys.pipe();
-    return new LogSink({ stdoutReadFd, stdoutWriteFd, stderrReadFd, stderrWriteFd }, opts);
+    return new LogSink(newPipes(sys), opts);
   }
 
   /** Re-open the pipes of a service after a re-exec of PID 1 (they were kept without close-on-exec). */
@@ -137,11 +142,9 @@ export class LogSink {
     fds: LogFds,
     private readonly opts: LogSinkOptions,
   ) {
-    this.pipes = fds;
     this.target = opts.target;
     if (this.target.to === 'file') this.file = this.newFile(this.target);
-    this.read(fds.stdoutReadFd, 'stdout');
-    this.read(fds.stderrReadFd, 'stderr');
+    this.attach(fds);
   }
 
   /** the four descriptors (for the re-exec state), undefined while released */
@@ -245,12 +248,15 @@ export class LogSink {
   /** New pipes after a release (the next run of a oneshot). */
   reopen(sys: Pick<Sys, 'pipe'>): void {
     if (this.pipes || this.closed) return;
-    const [stdoutReadFd, stdoutWriteFd] = sys.pipe();
-    const [stderrReadFd, stderrWriteFd] = sys.pipe();
-    this.pipes = { stdoutReadFd, stdoutWriteFd, stderrReadFd, stderrWriteFd };
     this.paused = false;
-    this.read(stdoutReadFd, 'stdout');
-    this.read(stderrReadFd, 'stderr');
+    this.attach(newPipes(sys));
+  }
+
+  /** Take `fds` as the sink's pipes and read both. */
+  private attach(fds: LogFds): void {
+    this.pipes = fds;
+    this.read(fds.stdoutReadFd, 'stdout');
+    this.read(fds.stderrReadFd, 'stderr');
   }
 
   private newFile(target: LogTarget): RotatingFile {
