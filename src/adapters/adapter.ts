@@ -136,6 +136,13 @@ export interface Adapter {
   killService(name: string, signal: string): Promise<void>;
   /** last n log lines of a service (in-memory tail; a hosted journal may answer through a child) */
   logs(name: string, n: number): Promise<string[]>;
+  /**
+   * Someone follows the live lines of a service (undefined: of every service): emit them as 'log'
+   * events until the returned function is called. Adapters that always emit their (few) lines
+   * need not implement it; the native adapter's lines are moved by the logger process and reach
+   * PID 1 only while followed.
+   */
+  follow?(name: string | undefined): () => void;
   /** re-read configuration: schedule new services, stop deleted ones, leave unchanged ones alone */
   sync(): Promise<Diagnostic[]>;
   stop(deadline: number): Promise<void>;

@@ -278,6 +278,22 @@ export class Manager {
     return inst.adapter.logs(service, n);
   }
 
+  /**
+   * Live lines of a service ("instance/name") or, undefined, of every service, as 'log' events
+   * until the returned function is called (adapters that move lines outside PID 1 send them only
+   * while followed).
+   */
+  follow(name: string | undefined): () => void {
+    if (name !== undefined) {
+      const { inst, service } = this.resolve(name);
+      return inst.adapter.follow?.(service) ?? (() => undefined);
+    }
+    const stops = this.instances.map((i) => i.adapter.follow?.(undefined));
+    return () => {
+      for (const stop of stops) stop?.();
+    };
+  }
+
   /** Re-scan every instance's configuration (SIGHUP / `metainit sync`). */
   async sync(): Promise<Diagnostic[]> {
     const out: Diagnostic[] = [];

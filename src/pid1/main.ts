@@ -23,6 +23,7 @@ import { detectMode } from '../base/mode.js';
 import { realSys } from '../base/sys.js';
 import { Manager } from '../manager/manager.js';
 import { startApi, type ApiHandle } from '../services-api/handler.js';
+import { sharedLogger, stopSharedLogger } from '../supervisor/logger-process.js';
 import { bootEnv, type BootOptions } from './boot-env.js';
 import { crashLoopGuard } from './crash-loop.js';
 import { mainExitCode, watchMain } from './main-service.js';
@@ -45,7 +46,8 @@ export async function boot(opts: BootOptions): Promise<never> {
   if (mode === 'machine' && !adopted) runSteps(stage1Steps(sys, (fd) => log.setFd(fd)), log);
   sys.cloexecFrom(adopted?.keepFds ?? []); // children get no stray descriptors
 
-  // 3. stage 2
+  // 3. stage 2 (the logger process that moves native services' output starts with the first one)
+  sharedLogger(sys, { warn: (m) => log.warn(m) });
   const manager = new Manager(resolve(opts.configDir), sys, log, { ownMountNamespace: mode !== 'supervisor', reaper, mode });
   env.attach(manager);
   await manager.load();
@@ -83,9 +85,12 @@ export async function boot(opts: BootOptions): Promise<never> {
 
   // 6. stage 3
   const g = manager.global;
-  await manager.stopAll(Date.now() + g.shutdown.timeout);
+  const deadline = Date.now() + g.shutdown.timeout;
+  await manager.stopAll(deadline);
   const exitCode = mainId ? mainExitCode(manager.list().find((s) => s.id === mainId)) : 0;
   await api?.close();
+  // the logger files the services' last lines; a stuck one is killed (≤ 3 s, at least 0.5 s)
+  await stopSharedLogger(Math.min(Date.now() + 3000, Math.max(deadline, Date.now() + 500)));
 
   // 7. stage 4
   await finalKill(mode, sys, log, g.shutdown.grace);

@@ -157,8 +157,14 @@ export function createHandler(manager: Manager, hooks: ApiHooks, version: string
         if (logsId && (ev.type !== 'log' || ev.id !== logsId)) return;
         push(ev);
       };
+      // native services' lines come to PID 1 only while followed (the logger process moves them)
+      const wantsLines = logsId !== undefined || !filter.types || filter.types.includes('log');
+      const unfollow = wantsLines ? manager.follow(logsId) : () => undefined;
       manager.events.on('event', onEvent);
-      return () => manager.events.off('event', onEvent);
+      return () => {
+        manager.events.off('event', onEvent);
+        unfollow();
+      };
     },
   };
 }

@@ -1,50 +1,28 @@
 /**
- * logsink.ts — a service's stdout/stderr: pipes held by metainit, split into lines, kept and filed.
+ * logsink.ts — a service's stdout/stderr: pipes held by PID 1, their bytes moved by the logger.
  *
  * Model. Each service owns ONE LogSink for its whole life, created before its first run: two
  * pipes (stdout, stderr) made once with sys.pipe(). Every run of the service gets the write ends
- * as its fds 1 and 2; metainit keeps the read ends AND its own copy of the write ends open, so a
+ * as its fds 1 and 2; PID 1 keeps the read ends AND its own copy of the write ends open, so a
  * pipe never sees end-of-file when a run exits and a restart loses no line (the s6/runit
  * "supervise holds the pipe" idea). The four fds are listed in `fds` so that PID 1 can keep them
  * across a re-exec and re-open the sink with `LogSink.adopt`.
  *
- * Each complete line (split on \n, a trailing \r dropped, lines longer than 64 KiB cut) goes to:
- *   - the in-memory ring of the last `tail` lines (`metainit logs`);
- *   - the target: `file` — `<time> <stream> <line>` appended to the log file, which is rotated
- *     when it would grow beyond max_size, keeping `keep` old files (name.log.1 is the newest);
- *     `console` — `[instance/name] line` on metainit's stdout; `none` — nowhere else;
- *   - an AdapterEvent {type:'log'} for live followers.
- * File writes are asynchronous and queued, so a slow disk never blocks PID 1; `flush()` waits.
- * The queue is bounded: beyond HIGH_WATER bytes the sink stops reading its pipes (`when_full:
- * block`, the default — the service blocks on its full pipe, as under s6-log) or drops lines and
- * counts them (`when_full: drop`, one marker line once the file caught up). A failing write is
- * retried (rotating-file.ts), so logging resumes by itself when space returns, and close() never
- * waits for a failing file: nothing here can hold up a shutdown.
+ * PID 1 never reads the pipes: it hands the read ends to the logger process
+ * (logger-process.ts, src/logger/), which splits the bytes into lines and files them, keeps the
+ * tail (`tail()` asks it) and sends lines only for services someone follows (`follow()`). A
+ * flood of output, a slow or full disk, a crashed logger: none of it reaches PID 1's event loop
+ * or memory — at worst the service blocks on its full pipe (`when_full: block`) or lines are
+ * dropped and counted (`when_full: drop`), and the restarted logger reads on.
  */
 import { closeSync } from 'node:fs';
-import { Socket } from 'node:net';
 import { isAbsolute, join } from 'node:path';
-import { StringDecoder } from 'node:string_decoder';
 import type { AdapterEvent } from '../base/events.js';
 import type { Sys } from '../base/sys.js';
-import { RotatingFile, type FileTarget } from './rotating-file.js';
+import type { LogStream, LogTarget } from '../logger/protocol.js';
+import { sharedLogger, type LoggerProcess } from './logger-process.js';
 
-const MAX_LINE = 64 * 1024;
-/** how long close() lets a pipe drain before dropping it */
-const DRAIN_MS = 300;
-/** queued file bytes above which the pipes pause (when_full: block) or lines are dropped (drop); reading resumes below rotating-file.ts' LOW_WATER */
-const HIGH_WATER = 1024 * 1024;
-
-export type LogStream = 'stdout' | 'stderr';
-
-/** Where a service's lines go (normalised from the `log:` key). */
-export interface LogTarget extends FileTarget {
-  to: 'file' | 'console' | 'none';
-  /** lines kept in memory */
-  tail: number;
-  /** the file cannot keep up (slow or full disk): block the service on its pipe, or drop lines (counted) */
-  whenFull: 'block' | 'drop';
-}
+export type { LogStream, LogTarget } from '../logger/protocol.js';
 
 /** The `log:` key as the schema gives it: a word or an object with defaults filled in. */
 export type LogConfigValue =
@@ -76,34 +54,10 @@ export interface LogSinkOptions {
   id: string;
   target: LogTarget;
   emit(ev: AdapterEvent): void;
-  /** where console lines go (default: metainit's stdout) */
-  console?: ((text: string) => void) | undefined;
   /** a problem with the log file (reported once per failure streak) */
   onError?: ((message: string) => void) | undefined;
-}
-
-/** Bytes → complete lines, keeping the unfinished tail for the next chunk. */
-class LineSplitter {
-  private readonly decoder = new StringDecoder('utf8');
-  private partial = '';
-
-  push(chunk: Buffer, out: (line: string) => void): void {
-    const text = this.partial + this.decoder.write(chunk);
-    const parts = text.split('\n');
-    this.partial = parts.pop() ?? '';
-    while (this.partial.length > MAX_LINE) {
-      parts.push(this.partial.slice(0, MAX_LINE));
-      this.partial = this.partial.slice(MAX_LINE);
-    }
-    for (const p of parts) out(p.endsWith('\r') ? p.slice(0, -1) : p);
-  }
-
-  /** the unfinished line, if any (at end-of-file) */
-  end(out: (line: string) => void): void {
-    const rest = this.partial + this.decoder.end();
-    this.partial = '';
-    if (rest) out(rest);
-  }
+  /** the logger to hand the pipes to (default: this process's shared one) */
+  logger?: LoggerProcess | undefined;
 }
 
 /** The two pipes of a service (stdout, stderr), both ends. */
@@ -113,37 +67,33 @@ function newPipes(sys: Pick<Sys, 'pipe'>): LogFds {
   return { stdoutReadFd, stdoutWriteFd, stderrReadFd, stderrWriteFd };
 }
 
+type SinkSys = Pick<Sys, 'pipe' | 'cloexecFrom'>;
+
 export class LogSink {
-  private readonly ring: string[] = [];
-  private readonly readers: Socket[] = [];
-  private file: RotatingFile | undefined;
+  private readonly logger: LoggerProcess;
   private target: LogTarget;
   private closed = false;
-  /** the pipes are paused because the file is behind (when_full: block) */
-  private paused = false;
-  /** lines dropped since the file fell behind (when_full: drop) */
-  private dropped = 0;
-
-  /** Create the two pipes of a new service. */
-  static open(sys: Pick<Sys, 'pipe'>, opts: LogSinkOptions): LogSink {
-    return new LogSink(newPipes(sys), opts);
-  }
-
-  /** Re-open the pipes of a service after a re-exec of PID 1 (they were kept without close-on-exec). */
-  static adopt(sys: Pick<Sys, 'setCloexec'>, opts: LogSinkOptions, fds: LogFds): LogSink {
-    for (const fd of Object.values(fds)) sys.setCloexec(fd, true);
-    return new LogSink(fds, opts);
-  }
-
   /** the pipes, or undefined while released (a finished oneshot) */
   private pipes: LogFds | undefined;
 
+  /** Create the two pipes of a new service. */
+  static open(sys: SinkSys, opts: LogSinkOptions): LogSink {
+    return new LogSink(sys, newPipes(sys), opts);
+  }
+
+  /** Re-open the pipes of a service after a re-exec of PID 1 (they were kept without close-on-exec). */
+  static adopt(sys: SinkSys & Pick<Sys, 'setCloexec'>, opts: LogSinkOptions, fds: LogFds): LogSink {
+    for (const fd of Object.values(fds)) sys.setCloexec(fd, true);
+    return new LogSink(sys, fds, opts);
+  }
+
   private constructor(
+    sys: SinkSys,
     fds: LogFds,
     private readonly opts: LogSinkOptions,
   ) {
     this.target = opts.target;
-    if (this.target.to === 'file') this.file = this.newFile(this.target);
+    this.logger = opts.logger ?? sharedLogger(sys);
     this.attach(fds);
   }
 
@@ -162,64 +112,58 @@ export class LogSink {
     return this.pipes!.stderrWriteFd;
   }
 
-  /** the last n lines (n ≤ 0: none) */
-  tail(n: number): string[] {
-    return n > 0 ? this.ring.slice(-n) : [];
+  /** the last n lines (n ≤ 0: none), from the logger's tail */
+  async tail(n: number): Promise<string[]> {
+    return n > 0 ? this.logger.tail(this.opts.id, n) : [];
   }
 
   /** Apply a changed `log:` setting (a reload) without touching the pipes. */
-  async retarget(target: LogTarget): Promise<void> {
-    if (this.file && target.to !== 'file') {
-      await this.file.close();
-      this.file = undefined;
-    }
-    if (this.file) await this.file.retarget(target);
-    else if (target.to === 'file') this.file = this.newFile(target);
+  retarget(target: LogTarget): void {
     this.target = target;
-    this.trimRing();
+    this.logger.retarget(this.opts.id, target);
   }
 
   /** Add a line as if the service had written it (e.g. metainit's own note about a run). */
   line(stream: LogStream, line: string, time = Date.now()): void {
-    let toFile = this.target.to === 'file';
-    if (toFile && this.file && this.file.backlog > HIGH_WATER) {
-      if (this.target.whenFull === 'drop') {
-        this.dropped++; // not filed; the tail and followers still see it
-        toFile = false;
-      } else this.pause(); // block: what is already read is kept; the pipe fills and the service waits
-    }
-    this.ring.push(line);
-    this.trimRing();
-    if (toFile) this.file?.append(`${new Date(time).toISOString()} ${stream} ${line}\n`);
-    else if (this.target.to === 'console') (this.opts.console ?? ((t: string) => process.stdout.write(t)))(`[${this.opts.id}] ${line}\n`);
-    this.opts.emit({ type: 'log', id: this.opts.id, stream, line, time });
+    this.logger.note(this.opts.id, stream, line, time);
   }
 
   /** wait until every line read so far is in the log file */
   async flush(): Promise<void> {
-    await this.file?.flush();
+    await this.logger.flush(this.opts.id);
   }
 
   /**
-   * Close the sink for good (the service is gone): drop metainit's write ends, read what is left
-   * in the pipes (up to DRAIN_MS, in case a stray process still holds a write end), close the file.
+   * Close the sink for good (the service is gone): drop PID 1's write ends; the logger reads
+   * what is left (briefly, in case a stray process still holds a write end) and closes the file.
    */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.release();
-    await this.file?.close();
+    await this.letGo(true);
   }
 
   /**
    * A finished oneshot needs no pipes until it runs again (four descriptors per service add up
-   * with thousands of them): drop the write ends, read what is left (up to DRAIN_MS), close the
-   * read ends and the log file. The tail stays; reopen() makes new pipes for the next run, and
-   * the file is opened again with its next line.
+   * with thousands of them): drop the write ends, let the logger read what is left and close the
+   * file until the next line. The tail stays; reopen() makes new pipes for the next run.
    */
   async release(): Promise<void> {
+    await this.letGo(false);
+  }
+
+  /** New pipes after a release (the next run of a oneshot). */
+  reopen(sys: Pick<Sys, 'pipe'>): void {
+    if (this.pipes || this.closed) return;
+    this.attach(newPipes(sys));
+  }
+
+  private async letGo(forGood: boolean): Promise<void> {
     const fds = this.pipes;
-    if (!fds) return;
+    if (!fds) {
+      if (forGood) await this.logger.release(this.opts.id, true);
+      return;
+    }
     this.pipes = undefined;
     for (const fd of [fds.stdoutWriteFd, fds.stderrWriteFd]) {
       try {
@@ -228,70 +172,18 @@ export class LogSink {
         /* already closed */
       }
     }
-    const readers = this.readers.splice(0);
-    await Promise.all(
-      readers.map(
-        (r) =>
-          new Promise<void>((resolve) => {
-            const timer = setTimeout(() => r.destroy(), DRAIN_MS);
-            r.once('close', () => {
-              clearTimeout(timer);
-              resolve();
-            });
-            if (r.destroyed) resolve();
-          }),
-      ),
-    );
-    if (!this.closed) await this.file?.idle();
+    await this.logger.release(this.opts.id, forGood); // closes PID 1's read ends too
   }
 
-  /** New pipes after a release (the next run of a oneshot). */
-  reopen(sys: Pick<Sys, 'pipe'>): void {
-    if (this.pipes || this.closed) return;
-    this.paused = false;
-    this.attach(newPipes(sys));
-  }
-
-  /** Take `fds` as the sink's pipes and read both. */
+  /** Take `fds` as the sink's pipes and hand their read ends to the logger. */
   private attach(fds: LogFds): void {
     this.pipes = fds;
-    this.read(fds.stdoutReadFd, 'stdout');
-    this.read(fds.stderrReadFd, 'stderr');
-  }
-
-  private newFile(target: LogTarget): RotatingFile {
-    return new RotatingFile(target, (m) => this.opts.onError?.(`${this.opts.id}: ${m}`), () => this.drained());
-  }
-
-  private pause(): void {
-    if (this.paused) return;
-    this.paused = true;
-    for (const r of this.readers) r.pause();
-  }
-
-  /** The file caught up: resume the pipes, and say how many lines were dropped meanwhile. */
-  private drained(): void {
-    if (this.dropped > 0) {
-      const n = this.dropped;
-      this.dropped = 0;
-      this.line('stderr', `metainit: ${n} line(s) dropped: the log file could not keep up (log: {when_full: drop})`);
-    }
-    if (!this.paused) return;
-    this.paused = false;
-    for (const r of this.readers) r.resume();
-  }
-
-  private read(fd: number, stream: LogStream): void {
-    const splitter = new LineSplitter();
-    const reader = new Socket({ fd, readable: true, writable: false });
-    reader.on('data', (chunk: Buffer) => splitter.push(chunk, (l) => this.line(stream, l)));
-    reader.on('end', () => splitter.end((l) => this.line(stream, l)));
-    reader.on('error', (e) => this.opts.onError?.(`${this.opts.id}: unable to read ${stream}: ${e.message}`));
-    this.readers.push(reader);
-  }
-
-  private trimRing(): void {
-    const excess = this.ring.length - this.target.tail;
-    if (excess > 0) this.ring.splice(0, excess);
+    const { id, emit, onError } = this.opts;
+    this.logger.register(id, this.target, { stdout: fds.stdoutReadFd, stderr: fds.stderrReadFd }, {
+      lines: (stream, lines, time) => {
+        for (const line of lines) emit({ type: 'log', id, stream, line, time });
+      },
+      error: (m) => onError?.(`${id}: ${m}`),
+    });
   }
 }

@@ -117,8 +117,8 @@ describe('ns: PID 1 core (metainit as PID 1 of a PID namespace)', function () {
     expect(byName(services, 'killed')).to.include({ state: 'error', reason: 'killed by SIGTERM' });
     expect(byName(services, 'killed').lastExit).to.deep.equal({ code: null, signal: 'SIGTERM' });
     expect(byName(services, 'steady')).to.include({ state: 'running', restarts: 0 });
-    // what is left in the namespace: PID 1 and the steady service, nothing else
-    expect(n.procs().map((p) => p.comm).sort()).to.deep.equal(['metainit', 'sleep']);
+    // what is left in the namespace: PID 1, its logger and the steady service, nothing else
+    expect(n.procs().map((p) => p.comm).sort()).to.deep.equal(['metainit', 'metainit-logger', 'sleep']);
     await goldenStatus(n, 'orphan-storm', { reaped: true });
   });
 

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 
 const SRC = resolve(dirname(fileURLToPath(import.meta.url)), '../../../src');
 
-export const LAYERS = ['base', 'config', 'roles', 'supervisor', 'adapters', 'manager', 'services-api', 'pid1', 'cli', 'commands'] as const;
+export const LAYERS = ['base', 'logger', 'config', 'roles', 'supervisor', 'adapters', 'manager', 'services-api', 'pid1', 'cli', 'commands'] as const;
 /** adapters/ folders any adapter may import (shared family code, not an adapter) */
 const SHARED_ADAPTER_FOLDERS = new Set(['scandir']);
 

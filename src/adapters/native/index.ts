@@ -27,6 +27,7 @@ import { loadNativeServices, type NativeServiceEntry } from '../../config/loader
 import { InstanceBase } from '../../config/schema.js';
 import { VETO_REASON, vetoError } from '../../roles/registry.js';
 import { serviceGraph, type DepGraph } from '../../supervisor/graph.js';
+import { sharedLogger } from '../../supervisor/logger-process.js';
 import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
 import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim } from '../adapter.js';
 import type { ServiceHost, ServiceSnapshot } from './host.js';
@@ -189,6 +190,11 @@ export class NativeAdapter implements Adapter {
 
   async logs(name: string, n: number): Promise<string[]> {
     return this.get(name, 'read logs of').logs(n);
+  }
+
+  follow(name: string | undefined): () => void {
+    if (name !== undefined) return this.get(name, 'follow logs of').follow();
+    return sharedLogger(this.ctx.sys).follow(undefined);
   }
 
   plan(): InstancePlan {

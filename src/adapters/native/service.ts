@@ -33,6 +33,7 @@
 import type { ServiceState, ServiceStatus, Target } from '../../base/states.js';
 import type { ResolvedNativeService } from '../../config/loader.js';
 import { Backoff } from '../../supervisor/backoff.js';
+import { sharedLogger } from '../../supervisor/logger-process.js';
 import { LogSink } from '../../supervisor/logsink.js';
 import { readProc } from '../../supervisor/proctree.js';
 import { adoptRun, describeExit, ExecError, signalRun, spawnRun, type ExitStatus, type Run } from '../../supervisor/process.js';
@@ -179,11 +180,16 @@ export class Service {
     this.restartPolicy = policy;
     this.backoff = new Backoff(def.backoff, def.max_restarts);
     this.readiness.respec(readySpec(def.ready, def.readyArgv));
-    void this.sink?.retarget(sinkOptions(this.host, this.name, def).target);
+    this.sink?.retarget(sinkOptions(this.host, this.name, def).target);
   }
 
-  logs(n: number): string[] {
-    return this.sink?.tail(n) ?? [];
+  async logs(n: number): Promise<string[]> {
+    return (await this.sink?.tail(n)) ?? [];
+  }
+
+  /** live lines as 'log' events until the returned function is called (also of runs yet to come) */
+  follow(): () => void {
+    return sharedLogger(this.host.sys).follow(`${this.host.instance}/${this.name}`);
   }
 
   snapshot(): ServiceSnapshot {

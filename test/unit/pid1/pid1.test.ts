@@ -9,6 +9,7 @@
  * reboot or unmount asserts the call list is empty, so a call caught by the code under test still
  * fails it. The stage-4 kill cases signal only `sleep` processes this test spawned, by pid.
  */
+import { stopSharedLogger } from '../../../src/supervisor/logger-process.js';
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { isFastCommand, isKnownCommand, runFast } from '../../../src/cli/fast.js';
@@ -237,6 +238,8 @@ describe('pid1: stage 4 end', () => {
 });
 
 describe('pid1: stage 4 final kill (as a supervisor)', function () {
+  // the native services' logger of earlier tests is a descendant of this process too; PID 1 stops it before stage 4
+  before(() => stopSharedLogger(Date.now() + 3000));
   this.timeout(15_000);
   const children: ChildProcess[] = [];
   const spawnChild = (script: string): ChildProcess => {

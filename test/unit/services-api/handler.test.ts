@@ -86,6 +86,13 @@ class FakeManager {
   async logs(name: string, n: number): Promise<string[]> {
     return [`${name}: ${n} lines`];
   }
+  /** who follows whose lines ('*' = every service), while they do */
+  followed: string[] = [];
+  follow(name: string | undefined): () => void {
+    const key = name ?? '*';
+    this.followed.push(key);
+    return () => this.followed.splice(this.followed.indexOf(key), 1);
+  }
   async sync(): Promise<Diagnostic[]> {
     return this.diagnostics;
   }
@@ -365,6 +372,19 @@ describe('handler: subscriptions', () => {
     fm.events.emit('event', log('native/web', 'this'));
     fm.set('native/web', 'stopping');
     expect(got).to.deep.equal(['native/web: this']);
+  });
+
+  it('asks the manager for the lines of what it follows, and stops asking when unsubscribed', () => {
+    const { fm, handler } = setup();
+    fm.add(st('native/web', 'running'));
+    const offLogs = handler.subscribe(conn, { logsOf: 'web' }, () => {});
+    const offAll = handler.subscribe(conn, {}, () => {});
+    const offState = handler.subscribe(conn, { types: ['state'] }, () => {});
+    expect([...fm.followed].sort()).to.deep.equal(['*', 'native/web']);
+    offLogs();
+    offAll();
+    offState();
+    expect(fm.followed).to.deep.equal([]);
   });
 
   it('logs -f of an unknown service throws the resolve error and subscribes nothing', () => {

@@ -6,6 +6,7 @@
  * the instance's own services like the manager does, and records every state event. Every test
  * stops the adapter, which ends every process it started.
  */
+import { stopSharedLogger } from '../../../../src/supervisor/logger-process.js';
 import { installReaper } from '../../../../src/supervisor/reaper.js';
 import { NO_ROOT_HOOKS } from '../../../../src/supervisor/sandbox.js';
 import { expect } from 'chai';
@@ -137,6 +138,8 @@ describe('native adapter', function () {
     await h?.down();
     h = undefined;
   });
+  // the services' logger process is a child of this process: gone before other tests count children
+  after(() => stopSharedLogger(Date.now() + 3000));
 
   it('restarts a crash-looping service with growing delays', async () => {
     h = new Harness('crashloop');

@@ -1,13 +1,14 @@
 /**
  * rotating-file.ts — a service's log file: appended to, rotated by size, never able to stall.
  *
- * Model. Lines are queued and written one batch at a time (asynchronously: a slow disk never
- * blocks PID 1). When the file would grow beyond max_size it is rotated first: name.log.(keep-1)
- * → name.log.keep … name.log → name.log.1, the oldest falling off. A failed write (an unwritable
- * path, a full disk) keeps its lines at the head of the queue and is retried every RETRY_MS until
- * it succeeds, so logging resumes by itself once the cause is gone; `backlog` (the queued bytes)
- * is what the sink (logsink.ts) bounds by pausing its pipes or dropping lines, and `onDrain` tells
- * it when the backlog is below LOW_WATER again. close() never waits for a failing file.
+ * Model. Lines (buffers of whole lines, lines.ts) are queued and written a batch at a time,
+ * asynchronously, in the logger process (main.ts): a slow disk never blocks PID 1. When the file
+ * would grow beyond max_size it is rotated first, at a line boundary: name.log.(keep-1) →
+ * name.log.keep … name.log → name.log.1, the oldest falling off. A failed or short write keeps
+ * what is unwritten at the head of the queue and is retried every RETRY_MS until it succeeds, so
+ * logging resumes by itself once the cause is gone; `backlog` (the queued bytes) is what the
+ * service's log (service-log.ts) bounds by pausing its pipes or dropping lines, and `onDrain`
+ * tells it when the backlog is below LOW_WATER again. close() never waits for a failing file.
  */
 import { mkdirSync } from 'node:fs';
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
@@ -17,6 +18,8 @@ import { dirname } from 'node:path';
 export const LOW_WATER = 256 * 1024;
 /** a failed write is tried again after this long */
 export const RETRY_MS = 1000;
+/** bytes written in one write(2) at most */
+const BATCH = 256 * 1024;
 
 /** Where and how big: the part of a sink's `log:` setting that concerns the file. */
 export interface FileTarget {
@@ -32,7 +35,8 @@ export interface FileTarget {
 export class RotatingFile {
   private handle: FileHandle | undefined;
   private size = 0;
-  private queue: string[] = [];
+  /** whole lines, each buffer ending in \n; the head may be the rest of a partly written one */
+  private queue: Buffer[] = [];
   private queued = 0;
   private pumping: Promise<void> | undefined;
   private retry: NodeJS.Timeout | undefined;
@@ -51,9 +55,12 @@ export class RotatingFile {
     return this.queued;
   }
 
-  append(line: string): void {
-    this.queue.push(line);
-    this.queued += Buffer.byteLength(line);
+  /** queue whole lines (each ending in \n) */
+  append(lines: Buffer | string): void {
+    const b = typeof lines === 'string' ? Buffer.from(lines) : lines;
+    if (b.length === 0) return;
+    this.queue.push(b);
+    this.queued += b.length;
     this.kick();
   }
 
@@ -95,46 +102,61 @@ export class RotatingFile {
   }
 
   private async pump(): Promise<void> {
-    while (this.queue.length > 0) {
-      const lines = this.queue;
-      this.queue = [];
-      let written = 0;
-      try {
+    try {
+      while (this.queue.length > 0) {
         await this.ensureOpen();
-        let batch: string[] = [];
-        let batchBytes = 0;
-        for (const line of lines) {
-          const bytes = Buffer.byteLength(line);
-          if (this.size + batchBytes + bytes > this.target.maxSize && this.size + batchBytes > 0) {
-            await this.write(batch.join(''), batchBytes);
-            written += batch.length;
-            batch = [];
-            batchBytes = 0;
-            await this.rotate();
-          }
-          batch.push(line);
-          batchBytes += bytes;
+        const room = this.target.maxSize - this.size;
+        const head = this.gather(room);
+        if (head.length <= room) {
+          await this.write(head.length);
+        } else {
+          // the head does not fit: write the whole lines that do (on an empty file at least one
+          // line, however long), then rotate
+          const fits = room > 0 ? head.lastIndexOf(10, room - 1) + 1 : 0;
+          const first = this.size === 0 && fits === 0 ? head.indexOf(10) + 1 || head.length : fits;
+          if (first > 0) await this.write(first);
+          if (this.queue.length > 0) await this.rotate();
         }
-        await this.write(batch.join(''), batchBytes);
-        written += batch.length;
-        if (this.failing) this.onError(`writing ${this.target.file} again`);
-        this.failing = false;
-      } catch (e) {
-        // the unwritten lines go back to the head of the queue, in order; a retry writes them
-        this.queue = [...lines.slice(written), ...this.queue];
-        if (!this.failing) this.onError(`unable to write ${this.target.file}: ${(e as Error).message} (fix: free space or make the path writable; writing resumes by itself, retried every ${RETRY_MS / 1000} s)`);
-        this.failing = true;
-        await this.closeHandle();
-        if (!this.closed) {
-          this.retry = setTimeout(() => {
-            this.retry = undefined;
-            this.kick();
-          }, RETRY_MS);
-          this.retry.unref();
-        }
-        return;
+        if (this.queued < LOW_WATER) this.onDrain();
       }
-      if (this.queued < LOW_WATER) this.onDrain();
+      if (this.failing) this.onError(`writing ${this.target.file} again`);
+      this.failing = false;
+    } catch (e) {
+      // what is unwritten stays at the head of the queue, in order; a retry writes it
+      if (!this.failing) this.onError(`unable to write ${this.target.file}: ${(e as Error).message} (fix: free space or make the path writable; writing resumes by itself, retried every ${RETRY_MS / 1000} s)`);
+      this.failing = true;
+      await this.closeHandle();
+      if (!this.closed) {
+        this.retry = setTimeout(() => {
+          this.retry = undefined;
+          this.kick();
+        }, RETRY_MS);
+        this.retry.unref();
+      }
+    }
+  }
+
+  /** join small queued buffers into one head (up to BATCH bytes, or what fits before a rotation) */
+  private gather(room: number): Buffer {
+    const limit = Math.max(Math.min(room, BATCH), 1);
+    let n = 0;
+    let bytes = 0;
+    while (n < this.queue.length && (n === 0 || bytes + this.queue[n]!.length <= limit)) bytes += this.queue[n++]!.length;
+    if (n > 1) this.queue.splice(0, n, Buffer.concat(this.queue.slice(0, n), bytes));
+    return this.queue[0]!;
+  }
+
+  /** write the first `len` bytes of the head, consuming them as they are written */
+  private async write(len: number): Promise<void> {
+    const h = await this.ensureOpen();
+    while (len > 0) {
+      const head = this.queue[0]!;
+      const { bytesWritten } = await h.write(head, 0, len);
+      this.size += bytesWritten;
+      this.queued -= bytesWritten;
+      len -= bytesWritten;
+      if (bytesWritten === head.length) this.queue.shift();
+      else this.queue[0] = head.subarray(bytesWritten);
     }
   }
 
@@ -145,13 +167,6 @@ export class RotatingFile {
       this.size = (await this.handle.stat()).size;
     }
     return this.handle;
-  }
-
-  private async write(text: string, bytes: number): Promise<void> {
-    if (!text) return;
-    await (await this.ensureOpen()).appendFile(text);
-    this.size += bytes;
-    this.queued -= bytes;
   }
 
   /** name.log.(keep-1) → name.log.keep … name.log → name.log.1; the oldest falls off */
