@@ -60,11 +60,17 @@ export interface LogSinkOptions {
   logger?: LoggerProcess | undefined;
 }
 
-/** The two pipes of a service (stdout, stderr), both ends. */
+/** The two pipes of a service (stdout, stderr), both ends — or none: a failing second pipe (EMFILE) closes the first, so a retry leaks nothing. */
 function newPipes(sys: Pick<Sys, 'pipe'>): LogFds {
   const [stdoutReadFd, stdoutWriteFd] = sys.pipe();
-  const [stderrReadFd, stderrWriteFd] = sys.pipe();
-  return { stdoutReadFd, stdoutWriteFd, stderrReadFd, stderrWriteFd };
+  try {
+    const [stderrReadFd, stderrWriteFd] = sys.pipe();
+    return { stdoutReadFd, stdoutWriteFd, stderrReadFd, stderrWriteFd };
+  } catch (e) {
+    closeSync(stdoutReadFd);
+    closeSync(stdoutWriteFd);
+    throw e;
+  }
 }
 
 type SinkSys = Pick<Sys, 'pipe' | 'cloexecFrom'>;

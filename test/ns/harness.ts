@@ -82,6 +82,8 @@ export interface BootOptions {
   bootTimeoutMs?: number;
   /** a network namespace of its own too (only `lo`, up): hosted daemons never listen on the host's network */
   net?: boolean;
+  /** RLIMIT_NOFILE (soft and hard) for PID 1: descriptors run out on purpose (EMFILE) */
+  nofile?: number;
 }
 
 export interface Ns {
@@ -223,9 +225,11 @@ export async function bootNs(opts: BootOptions): Promise<Ns> {
     (opts.net ? 'ip link set lo up && ' : '') +
     'mount -t tmpfs -o mode=755 tmpfs /run && mkdir -p /run/test && mount --bind "$0" /run/test && ' +
     'run=$1 dir=$2 sock=$3 && shift 3 && exec node "$run" boot --config-dir "$dir" --socket "$sock" "$@"';
+  const unshare = ['unshare', '--pid', '--fork', '--kill-child', '--mount', '--propagation', 'private', '--mount-proc', ...(opts.net ? ['--net'] : []), 'sh', '-c', script, scratch, RUN_JS, configDir, sock, ...(opts.extraArgs ?? [])];
+  const argv = opts.nofile !== undefined ? ['prlimit', `--nofile=${opts.nofile}:${opts.nofile}`, ...unshare] : unshare;
   const child = spawn(
-    'unshare',
-    ['--pid', '--fork', '--kill-child', '--mount', '--propagation', 'private', '--mount-proc', ...(opts.net ? ['--net'] : []), 'sh', '-c', script, scratch, RUN_JS, configDir, sock, ...(opts.extraArgs ?? [])],
+    argv[0]!,
+    argv.slice(1),
     { stdio: ['ignore', consoleFd, consoleFd], env: cleanEnv(opts.env), cwd: REPO },
   );
   closeSync(consoleFd);

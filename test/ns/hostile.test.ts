@@ -95,7 +95,7 @@ describe('ns: hostile input (PID 1 keeps running and answering)', function () {
     expect(exit.code).to.equal(0);
   });
 
-  it('a service flooding its output: PID 1\'s memory stays bounded, it keeps answering, the file is rotated', async () => {
+  it('a service flooding its output: PID 1 never reads it (RSS flat), it keeps answering, the logger rotates the file', async () => {
     const dir = config('log_dir: /run/test/log\n', {
       flood: `exec: /bin/sh -c 'exec yes "$(printf "%099d" 0)"'\nlog: {max_size: 4M, keep: 1}\n`,
     });
@@ -114,7 +114,9 @@ describe('ns: hostile input (PID 1 keeps running and answering)', function () {
       peak = Math.max(peak, rss());
       await new Promise((res) => setTimeout(res, 500));
     }
-    expect(peak - start, `PID 1 RSS grew from ${start.toFixed(1)} to ${peak.toFixed(1)} MiB`).to.be.below(64);
+    // the logger process moves the bytes: PID 1's memory does not follow the flood (it grew by
+    // 48 MiB when PID 1 read the pipes itself)
+    expect(peak - start, `PID 1 RSS grew from ${start.toFixed(1)} to ${peak.toFixed(1)} MiB`).to.be.below(12);
     expect(slowest, 'every status answered (ms, generous: a 2-core machine)').to.be.below(5000);
     await ns.waitFor(() => existsSync(join(ns!.scratch, 'log/native/flood.log.1')), 10_000, 'the log file rotated (flood.log.1)');
   });
@@ -127,6 +129,20 @@ describe('ns: hostile input (PID 1 keeps running and answering)', function () {
     await ns.waitFor(() => readdirSync(`/proc/${ns!.pid1}/fd`).length < 100, 10_000, `PID 1's descriptors back under 100 (now ${readdirSync(`/proc/${ns.pid1}/fd`).length})`);
     expect((await ns.cli(['restart', 'native/o7'])).code).to.equal(0);
     await ns.waitFor(async () => (await ns!.cli(['logs', 'native/o7'])).stdout.split('\n').filter((l) => l.includes('done 7')).length === 2, 10_000, 'the second run logged');
+  });
+
+  it('out of descriptors (EMFILE): services that cannot get their pipes are retried until they can, nothing leaks', async () => {
+    // 45 descriptors for PID 1 and everything it starts, 20 oneshots of 4 pipe ends each: not
+    // all of them can have pipes at once; as the first ones finish and release theirs, the rest
+    // get them. None may end in `error`, and no half-made pipe may be left behind.
+    const dir = config('log_dir: /run/test/log\n', Object.fromEntries(Array.from({ length: 20 }, (_, i) => [`o${i}`, `exec: /bin/sh -c 'echo run ${i}; sleep 0.5'\noneshot: true\n`])));
+    dirs.push(dir);
+    ns = await bootNs({ configDir: dir, nofile: 45 });
+    await ns.waitFor(async () => (await ns!.status()).filter((s) => s.state === 'ok').length === 20, 30_000, '20 oneshots ok');
+    expect(ns.console()).to.match(/respawn — unable to start: pipe2?: Too many open files \(a passing shortage: trying again in/);
+    expect((await ns.status()).filter((s) => s.state === 'error')).to.deep.equal([]);
+    await ns.waitFor(() => readdirSync(`/proc/${ns!.pid1}/fd`).length < 30, 10_000, `PID 1's descriptors back (now ${readdirSync(`/proc/${ns.pid1}/fd`).length})`);
+    for (const i of [0, 19]) expect((await ns.cli(['logs', `native/o${i}`])).stdout).to.include(`run ${i}`);
   });
 
   it('answers a request nested 20 000 deep with an error, and the next request of the same write too', async () => {

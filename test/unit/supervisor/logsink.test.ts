@@ -177,6 +177,24 @@ describe('log sink', () => {
     expect(events.map((e) => (e.type === 'log' ? `${e.stream} ${e.line}` : e.type)).sort()).to.deep.equal(['stderr followed-2', 'stdout followed-1']);
   });
 
+  it('out of descriptors for the second pipe, closes the first: a retry after EMFILE leaks nothing', () => {
+    const sys = realSys();
+    const made: number[] = [];
+    let calls = 0;
+    const scarce = {
+      ...sys,
+      pipe: (): [number, number] => {
+        if (++calls === 2) throw Object.assign(new Error('pipe2: Too many open files'), { code: 'EMFILE' });
+        const p = sys.pipe();
+        made.push(...p);
+        return p;
+      },
+    };
+    expect(() => LogSink.open(scarce, { id: 'native/svc', target: target(), emit: () => {}, logger })).to.throw(/Too many open files/);
+    expect(made).to.have.length(2);
+    for (const fd of made) expect(existsSync(`/proc/self/fd/${fd}`), `fd ${fd} closed`).to.equal(false);
+  });
+
   it('re-opens the pipes of a previous incarnation (re-exec) and marks them close-on-exec again', async () => {
     const sys = realSys();
     const [stdoutReadFd, stdoutWriteFd] = sys.pipe();
