@@ -14,7 +14,7 @@ import { metainitCmd, nsCommandLine, startMetainit } from './namespace.js';
 import type { Bench, Outcome } from './report.js';
 import { fmt, table, tempDir, waitFor, writeNativeConfig } from './util.js';
 
-const SIZES = [1000, 5000];
+const SIZES = [1000, 4000, 5000];
 const API_GOAL_MS = 3000;
 
 interface Row {
@@ -68,6 +68,7 @@ async function benchScale(): Promise<Outcome> {
     }
     if (rows.length === 0) throw new Error(`bench scale: unable to boot any size: ${skipped.join('; ')}`);
     const [small, big] = [rows[0]!, rows[rows.length - 1]!];
+    const growthOf = (r: Row): string => `${fmt(r.running / small.running, 1)}× the time for ${fmt(r.n / small.n, 0)}× the services`;
     if (big.n !== SIZES[SIZES.length - 1]) {
       return {
         measured: `${fmt(big.api / 1000, 2)} s to the API with ${big.n} services; all running ${fmt(big.running / 1000, 1)} s`,
