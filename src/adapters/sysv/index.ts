@@ -39,7 +39,9 @@ import { PtyPool } from '../../supervisor/pty-runner.js';
 import { hostPath } from '../../supervisor/rootfs.js';
 import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
 import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim } from '../adapter.js';
-import { managedScripts, planRunlevel, readInitDir, readRcLinks, scriptRoles, type Plan, type RcLinks } from './lsb.js';
+import { readFacilities, type Facilities } from './insserv-conf.js';
+import { managedScripts, readInitDir, readRcLinks, scriptRoles, type RcLinks } from './lsb.js';
+import { planRunlevel, type Plan } from './lsb-plan.js';
 import { lsbEnv, Script, startVerdict, type ScriptHost, type StartVerdict } from './script.js';
 
 export const SysvInstance = InstanceBase.extend({
@@ -73,6 +75,8 @@ export class SysvAdapter implements Adapter {
   private cfg: SysvInstance | undefined;
   private readonly scripts = new Map<string, Script>();
   private links: RcLinks = new Map();
+  /** the root's insserv.conf(.d) facilities (undefined: it has none) */
+  private facilities: Facilities | undefined;
   private startPlan: Plan | undefined;
   private sandbox: Sandbox = NO_SANDBOX;
   /** script → why it can never start (dependency cycle) */
@@ -141,6 +145,7 @@ export class SysvAdapter implements Adapter {
     const { scripts, problems } = readInitDir(this.root);
     const diagnostics = problems.map((p) => diagnostic(this.subject, '', p.problem, p.fix, 'warning'));
     this.links = readRcLinks(this.root);
+    this.facilities = readFacilities(this.root);
     for (const name of cfg.scripts ?? []) {
       if (!scripts.some((s) => s.name === name)) diagnostics.push(diagnostic(this.subject, 'scripts', `"${name}" is not an executable script in ${join(this.root, 'etc/init.d')}`, 'correct the name or remove it from scripts:', 'warning'));
     }
@@ -168,7 +173,7 @@ export class SysvAdapter implements Adapter {
   private currentPlan(): Plan {
     if (this.startPlan) return this.startPlan;
     const runnable = [...this.scripts.values()].filter((s) => !s.owned && !s.vetoed).map((s) => s.def);
-    this.startPlan = planRunlevel({ scripts: runnable, links: this.links, runlevel: String(this.cfg?.runlevel ?? 2), roleOf: roleOfService });
+    this.startPlan = planRunlevel({ scripts: runnable, links: this.links, runlevel: String(this.cfg?.runlevel ?? 2), roleOf: roleOfService, facilities: this.facilities });
     for (const w of this.startPlan.warnings) this.sayOnce(`${this.instance}/${w}`);
     const graph = new DepGraph(this.startPlan.startNodes);
     this.cycles = new Map();

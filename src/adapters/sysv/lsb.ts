@@ -14,25 +14,14 @@
  * starts after every script with a lower number and before every one with a higher number;
  * equal numbers start together (as startpar did).
  *
- * `planRunlevel` turns scripts + links into the start plan of one runlevel:
- *   - wanted: scripts with an S link in /etc/rc<N>.d; a script with no link in any rc?.d at all
- *     (never installed with update-rc.d) is wanted when its Default-Start lists N. Required
- *     local dependencies of a wanted script are wanted too (with a warning).
- *   - per script, its dependencies: *local* ones (another script of this instance, by Provides
- *     or file name: an edge of the graph, kind required or should) and *role* ones (an LSB
- *     facility or a well-known daemon name whose provider runs elsewhere: asked of the
- *     manager's DependencyView as `role:NAME`). `$all` means "after every other wanted script
- *     that does not itself use $all". X-Start-Before: B makes B start after this script.
- *   - graph nodes for start (`after` = local dependencies) and for stop (`after` = what must
- *     still run while this script stops: its start dependencies, its Required-Stop/Should-Stop,
- *     and — reversed — X-Stop-After), for DepGraph's levels/cycles and stop order.
+ * The start and stop order of a runlevel is lsb-plan.ts' (insserv's semantics); the root's
+ * facilities are insserv-conf.ts'.
  * Everything here but the two readers at the end is pure.
  */
 import { readdirSync, readlinkSync, statSync } from 'node:fs';
 import { readRegularFile } from '../../base/regular-file.js';
 import { basename, join } from 'node:path';
 import { facilityMeaning } from '../../roles/lsb-facilities.js';
-import type { GraphNode } from '../../supervisor/graph.js';
 import { hostPath } from '../../supervisor/rootfs.js';
 
 // ----------------------------------------------------------------------------- header
@@ -76,9 +65,11 @@ const TEXT_KEYS: Record<string, 'shortDescription' | 'description'> = {
  */
 export function parseLsbHeader(text: string): { header: LsbHeader | null; problem?: string } {
   const lines = text.split('\n');
-  const begin = lines.findIndex((l) => l.trim() === '### BEGIN INIT INFO');
+  // as tolerant as insserv: what follows the marker on its line does not matter (syslog-ng-core
+  // ends its block with "### END INIT INFO#")
+  const begin = lines.findIndex((l) => /^\s*###\s*BEGIN INIT INFO/.test(l));
   if (begin < 0) return { header: null };
-  const end = lines.findIndex((l, i) => i > begin && l.trim() === '### END INIT INFO');
+  const end = lines.findIndex((l, i) => i > begin && /^\s*###\s*END INIT INFO/.test(l));
   if (end < 0) return { header: null, problem: 'the LSB header has "### BEGIN INIT INFO" but no "### END INIT INFO"' };
 
   const raw = new Map<string, string>();
@@ -175,163 +166,6 @@ export function parseRcLink(linkName: string, target?: string): RcLink | null {
 
 /** rc links per runlevel directory name ("0" … "6", "S"). */
 export type RcLinks = ReadonlyMap<string, readonly RcLink[]>;
-
-// ----------------------------------------------------------------------------- plan
-
-export type DepKind = 'required' | 'should';
-
-export interface ScriptDeps {
-  /** local script → how strongly it is needed */
-  local: Map<string, DepKind>;
-  /** roles whose holders (outside this instance) must be ready first */
-  roles: Map<string, DepKind>;
-}
-
-export interface Plan {
-  /** scripts the runlevel starts, sorted */
-  wanted: string[];
-  deps: Map<string, ScriptDeps>;
-  /** start graph: `after` = local start dependencies */
-  startNodes: GraphNode[];
-  /** stop graph: `after` = scripts that must still run while this one stops */
-  stopNodes: GraphNode[];
-  /** one line each, "<script>: <what>" */
-  warnings: string[];
-}
-
-export interface PlanInput {
-  /** scripts that may run: managed, not owned by metainit, not vetoed, not OpenRC's */
-  scripts: readonly InitScript[];
-  links: RcLinks;
-  runlevel: string;
-  /** daemon name → role (roles/known-services.ts roleOfService) */
-  roleOf: (name: string) => string | undefined;
-}
-
-/** Is `s` started by runlevel `level` (S link there, or no link anywhere and Default-Start)? */
-export function startsIn(s: InitScript, links: RcLinks, level: string): boolean {
-  const all = [...links.values()].flat().filter((l) => l.script === s.name);
-  if (all.length > 0) return (links.get(level) ?? []).some((l) => l.script === s.name && l.kind === 'S');
-  return s.header?.defaultStart.includes(level) ?? false;
-}
-
-export function planRunlevel(input: PlanInput): Plan {
-  const { scripts, links, runlevel, roleOf } = input;
-  const warnings: string[] = [];
-  const wanted = new Set(scripts.filter((s) => startsIn(s, links, runlevel)).map((s) => s.name));
-
-  // who provides what, and who could hold which role
-  const providers = new Map<string, string[]>();
-  const claimants = new Map<string, string[]>();
-  for (const s of scripts) {
-    for (const p of providedNames(s)) providers.set(p, [...(providers.get(p) ?? []), s.name]);
-    for (const r of scriptRoles(s, roleOf)) claimants.set(r, [...(claimants.get(r) ?? []), s.name]);
-  }
-
-  const deps = new Map<string, ScriptDeps>(scripts.map((s) => [s.name, { local: new Map(), roles: new Map() }]));
-  const addLocal = (from: string, to: string, kind: DepKind): void => {
-    if (from === to) return;
-    const l = deps.get(from)!.local;
-    if (l.get(to) !== 'required') l.set(to, kind);
-  };
-  const usesAll = new Set<string>();
-
-  /** resolve one name of `s`'s Required-Start / Should-Start */
-  const resolve = (s: InitScript, name: string, kind: DepKind): void => {
-    if (name === '$all') {
-      usesAll.add(s.name);
-      return;
-    }
-    const local = providers.get(name)?.filter((p) => p !== s.name);
-    if (local && local.length > 0) {
-      for (const p of local) addLocal(s.name, p, kind);
-      return;
-    }
-    let role: string | undefined;
-    if (name.startsWith('$')) {
-      const meaning = facilityMeaning(name);
-      if (!meaning) {
-        warnings.push(`${s.name}: unknown LSB facility ${name}, ignored`);
-        return;
-      }
-      if (meaning.always) return;
-      if (meaning.role === null) {
-        if (meaning.warn) warnings.push(`${s.name}: ${meaning.warn}`);
-        return;
-      }
-      role = meaning.role;
-    } else {
-      role = roleOf(name);
-    }
-    if (role === undefined) {
-      if (kind === 'required') warnings.push(`${s.name}: requires ${name}, which no script of this instance provides; ignored`);
-      return;
-    }
-    const holders = claimants.get(role)?.filter((c) => c !== s.name) ?? [];
-    if (holders.length > 0) holders.forEach((h) => addLocal(s.name, h, kind));
-    else if (deps.get(s.name)!.roles.get(role) !== 'required') deps.get(s.name)!.roles.set(role, kind);
-  };
-
-  for (const s of scripts) {
-    for (const n of s.header?.requiredStart ?? []) resolve(s, n, 'required');
-    for (const n of s.header?.shouldStart ?? []) resolve(s, n, 'should');
-  }
-  for (const s of scripts) {
-    for (const n of s.header?.startBefore ?? []) for (const p of providers.get(n) ?? []) addLocal(p, s.name, 'should');
-  }
-
-  wantRequired(wanted, deps, runlevel, warnings);
-
-  // $all: after every other wanted script that does not use $all itself
-  for (const name of usesAll) {
-    for (const other of wanted) if (!usesAll.has(other)) addLocal(name, other, 'should');
-  }
-
-  orderByLinks(scripts, links, runlevel, wanted, addLocal);
-  const startNodes = scripts.map((s) => ({ id: s.name, after: [...deps.get(s.name)!.local.keys()].sort() }));
-  const stopNodes = stopGraph(scripts, startNodes, providers);
-  for (const s of scripts) if (s.headerProblem && wanted.has(s.name)) warnings.push(`${s.name}: ${s.headerProblem}; ordered by its rc link instead`);
-  return { wanted: [...wanted].sort(), deps, startNodes, stopNodes, warnings };
-}
-
-/** Required local dependencies of wanted scripts are wanted too (each said once as a warning). */
-function wantRequired(wanted: Set<string>, deps: Map<string, ScriptDeps>, runlevel: string, warnings: string[]): void {
-  const queue = [...wanted];
-  while (queue.length > 0) {
-    const name = queue.pop()!;
-    for (const [dep, kind] of deps.get(name)!.local) {
-      if (kind !== 'required' || wanted.has(dep)) continue;
-      wanted.add(dep);
-      queue.push(dep);
-      warnings.push(`${dep}: started although runlevel ${runlevel} does not start it, because ${name} requires it`);
-    }
-  }
-}
-
-/** Scripts without a header: ordered by their S number in rc<N>.d, both ways. */
-function orderByLinks(scripts: readonly InitScript[], links: RcLinks, runlevel: string, wanted: Set<string>, addLocal: (from: string, to: string, kind: DepKind) => void): void {
-  const order = new Map((links.get(runlevel) ?? []).filter((l) => l.kind === 'S' && wanted.has(l.script)).map((l) => [l.script, l.order]));
-  for (const s of scripts) {
-    const n = order.get(s.name);
-    if (s.header !== null || n === undefined) continue;
-    for (const [other, m] of order) {
-      if (m < n) addLocal(s.name, other, 'should');
-      else if (m > n) addLocal(other, s.name, 'should');
-    }
-  }
-}
-
-/** The stop graph: a script stops before what it started after, and before what its Required/Should-Stop name; X-Stop-After reversed. */
-function stopGraph(scripts: readonly InitScript[], startNodes: GraphNode[], providers: Map<string, string[]>): GraphNode[] {
-  const stopAfter = new Map(startNodes.map((n) => [n.id, new Set(n.after)]));
-  for (const s of scripts) {
-    for (const n of [...(s.header?.requiredStop ?? []), ...(s.header?.shouldStop ?? [])]) {
-      for (const p of providers.get(n) ?? []) if (p !== s.name) stopAfter.get(s.name)!.add(p);
-    }
-    for (const n of s.header?.stopAfter ?? []) for (const p of providers.get(n) ?? []) if (p !== s.name) stopAfter.get(p)!.add(s.name);
-  }
-  return [...stopAfter].map(([id, after]) => ({ id, after: [...after].sort() }));
-}
 
 /** The scripts an instance manages: not OpenRC's, in its `scripts:` allow-list when it has one, not excluded. */
 export function managedScripts(scripts: readonly InitScript[], allow: readonly string[] | undefined, exclude: readonly string[]): InitScript[] {

@@ -27,7 +27,8 @@ import { LineTail, type PtyPool, type PtyResult } from '../../supervisor/pty-run
 import { inRoot } from '../../supervisor/rootfs.js';
 import { runitHookWords } from './runit-hook.js';
 import type { AdapterEvent, DepState } from '../adapter.js';
-import type { InitScript, ScriptDeps } from './lsb.js';
+import type { InitScript } from './lsb.js';
+import type { ScriptDeps } from './lsb-plan.js';
 import { describeActionExit, stateFromStatus } from './states.js';
 
 const STATUS_TIMEOUT_MS = 10_000;

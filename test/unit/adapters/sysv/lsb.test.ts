@@ -13,7 +13,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { AdapterEvent } from '../../../../src/adapters/adapter.js';
 import { SysvAdapter } from '../../../../src/adapters/sysv/index.js';
-import { parseRcLink, planRunlevel, scanInitScript, type InitScript, type RcLink } from '../../../../src/adapters/sysv/lsb.js';
+import { parseRcLink, scanInitScript, type InitScript, type RcLink } from '../../../../src/adapters/sysv/lsb.js';
+import { planRunlevel } from '../../../../src/adapters/sysv/lsb-plan.js';
+import { parseInsservConf } from '../../../../src/adapters/sysv/insserv-conf.js';
 import { stateFromStatus } from '../../../../src/adapters/sysv/states.js';
 import { roleOfService } from '../../../../src/roles/known-services.js';
 import { metainitOwner } from '../../../../src/roles/lsb-facilities.js';
@@ -32,6 +34,16 @@ function lsb(name: string, fields: Record<string, string> = {}): InitScript {
 const bare = (name: string): InitScript => scanInitScript(name, '#!/bin/sh\nexit 0\n');
 const links = (level: string, ...names: string[]): Map<string, RcLink[]> => new Map([[level, names.map((n) => parseRcLink(n)!)]]);
 const plan = (scripts: InitScript[], rc: Map<string, RcLink[]> = new Map()) => planRunlevel({ scripts, links: rc, runlevel: '2', roleOf: roleOfService });
+/** Debian bookworm's /etc/insserv.conf (its facility lines), plus `extra` lines */
+function debianFacilities(extra = ''): Map<string, string[]> {
+  const f = new Map<string, string[]>();
+  parseInsservConf(
+    ['# comment', '$local_fs\t+mountall +mountall-bootclean +mountoverflowtmp +umountfs', '$network\t+networking +ifupdown', '$named\t\t+named +dnsmasq +lwresd +bind9 +unbound +pdns-recursor $network', '$remote_fs\t$local_fs +mountnfs +mountnfs-bootclean +umountnfs +sendsigs', '$syslog\t\t+rsyslog +sysklogd +syslog-ng +dsyslog +inetutils-syslogd', '$time\t\t+hwclock', '<interactive>\tglibc udev console-screen', extra].join('\n'),
+    f,
+  );
+  return f;
+}
+const planWith = (scripts: InitScript[], facilities: Map<string, string[]>) => planRunlevel({ scripts, links: new Map(), runlevel: '2', roleOf: roleOfService, facilities });
 const levelsOf = (p: ReturnType<typeof plan>): string[][] => new DepGraph(p.startNodes.filter((n) => p.wanted.includes(n.id))).levels().levels;
 
 describe('sysv: LSB headers', () => {
@@ -109,7 +121,7 @@ describe('sysv: runlevel plan', () => {
     const alone = plan([cron]);
     expect(Object.fromEntries(alone.deps.get('cron')!.roles)).to.deep.equal({ logging: 'required', 'time-sync': 'required', network: 'should' });
     expect(alone.deps.get('cron')!.local.size).to.equal(0);
-    expect(alone.warnings).to.include('cron: unknown LSB facility $bogus, ignored');
+    expect(alone.warnings).to.include('cron: unknown LSB facility $bogus, ignored (fix: define it in /etc/insserv.conf.d, as the package that provides it would)');
     expect(alone.warnings.some((w) => w.startsWith('cron: no role provides $portmap'))).to.equal(true);
 
     // a syslog daemon of this same instance is waited for locally, not through the role
@@ -117,6 +129,56 @@ describe('sysv: runlevel plan', () => {
     expect(Object.fromEntries(withSyslog.deps.get('cron')!.local)).to.deep.equal({ rsyslog: 'required' });
     expect(withSyslog.deps.get('cron')!.roles.has('logging')).to.equal(false);
     expect(levelsOf(withSyslog)).to.deep.equal([['rsyslog'], ['cron']]);
+  });
+
+  it('never lets a script wait for a facility or role it provides itself (chrony and $time)', () => {
+    const chrony = lsb('chrony', { 'Required-Start': '$remote_fs $syslog', 'Should-Start': '$network $time' });
+    const p = plan([chrony, lsb('late', { 'Required-Start': '$all' })]);
+    expect([...p.deps.get('chrony')!.roles.keys()]).to.not.include('time-sync');
+    expect(levelsOf(p)).to.deep.equal([['chrony'], ['late']]);
+    const q = planWith([chrony, lsb('ntp-user', { 'Required-Start': '$time' })], debianFacilities());
+    expect(q.deps.get('chrony')!.roles.has('time-sync')).to.equal(false);
+  });
+
+  it('resolves facilities by insserv.conf: members of this instance, nested facilities, package facilities', () => {
+    const f = debianFacilities('$mydb\t+postgresql');
+    const p = planWith([lsb('bind9'), lsb('networking'), lsb('postgresql'), lsb('web', { 'Required-Start': '$named $mydb' })], f);
+    expect(Object.fromEntries(p.deps.get('web')!.local)).to.deep.equal({ bind9: 'required', networking: 'required', postgresql: 'required' });
+    expect(p.warnings.filter((w) => w.includes('unknown LSB facility'))).to.deep.equal([]);
+    // a facility insserv.conf defines but no script here provides: nothing to wait for, no warning
+    const alone = planWith([lsb('web', { 'Required-Start': '$mydb' })], f);
+    expect(alone.deps.get('web')!.local.size + alone.deps.get('web')!.roles.size).to.equal(0);
+    expect(alone.warnings).to.deep.equal([]);
+  });
+
+  it('has no cycle insserv does not have: $time is hwclock, not the NTP daemon that needs $syslog', () => {
+    const syslogd = lsb('inetutils-syslogd', { 'Required-Start': '$remote_fs $time' });
+    const ntpsec = lsb('ntpsec', { 'Required-Start': '$network $remote_fs $syslog' });
+    const p = planWith([syslogd, ntpsec, lsb('cron', { 'Required-Start': '$syslog $time' })], debianFacilities());
+    expect(new DepGraph(p.startNodes).levels().cyclic).to.deep.equal([]);
+    expect(levelsOf(p)).to.deep.equal([['inetutils-syslogd'], ['cron', 'ntpsec']]);
+    // without insserv.conf the roles decide: then it is a required cycle, reported as one
+    expect(new DepGraph(plan([syslogd, ntpsec]).startNodes).levels().cyclic).to.not.deep.equal([]);
+  });
+
+  it('drops a Should-Start that would close a cycle, with a warning; a Required-Start cycle stays', () => {
+    const p = plan([lsb('a', { 'Required-Start': 'b' }), lsb('b', { 'Should-Start': 'a' })]);
+    expect(new DepGraph(p.startNodes).levels().cyclic).to.deep.equal([]);
+    expect(levelsOf(p)).to.deep.equal([['b'], ['a']]);
+    expect(p.warnings).to.include('b: not ordered after a: that would close a dependency cycle, and it is not required (dropped, as insserv drops it)');
+    const hard = plan([lsb('a', { 'Required-Start': 'b' }), lsb('b', { 'Required-Start': 'a' })]);
+    expect(new DepGraph(hard.startNodes).levels().cyclic.slice().sort()).to.deep.equal(['a', 'b']);
+  });
+
+  it('reads a header whose END line carries more (syslog-ng-core: "### END INIT INFO#")', () => {
+    const s = scanInitScript('syslog-ng', '#!/bin/sh\n### BEGIN INIT INFO\n# Provides: syslog-ng\n# Required-Start: $local_fs $network $time $remote_fs\n# Default-Start: 2 3 4 5\n### END INIT INFO#\nexit 0\n');
+    expect(s.headerProblem).to.equal(undefined);
+    expect(s.header?.provides).to.deep.equal(['syslog-ng']);
+  });
+
+  it('honours X-Start-Before naming a facility', () => {
+    const p = planWith([lsb('early', { 'X-Start-Before': '$syslog' }), lsb('rsyslog')], debianFacilities());
+    expect(levelsOf(p)).to.deep.equal([['early'], ['rsyslog']]);
   });
 
   it('puts $all after every other script, and honours X-Start-Before', () => {
