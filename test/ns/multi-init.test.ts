@@ -162,6 +162,17 @@ describe('ns: runit, s6, sysv, OpenRC and native at once (metainit as PID 1, tes
     expect(policy.code, 'policy-rc.d cron start').to.equal(101);
   });
 
+  it('records runlevel 2 in the root\'s utmp: `runlevel` prints "N 2", invoke-rc.d acts for hello-sysv and is refused for the vetoed cron', async () => {
+    const rl = await inNamespace(ns, ['chroot', ROOT_IN_NS, 'runlevel']);
+    expect(rl.stdout.trim(), rl.stderr).to.equal('N 2');
+    const allowed = await inNamespace(ns, ['chroot', ROOT_IN_NS, 'invoke-rc.d', 'hello-sysv', 'status']);
+    expect(allowed.stdout + allowed.stderr).to.not.match(/could not determine current runlevel/);
+    expect(allowed.code, allowed.stdout + allowed.stderr).to.equal(0);
+    const denied = await inNamespace(ns, ['chroot', ROOT_IN_NS, 'invoke-rc.d', 'cron', 'start']);
+    expect(denied.stdout + denied.stderr).to.match(/policy-rc\.d denied execution of start/);
+    expect(ns.procs().filter((p) => p.comm === 'cron' && p.state !== 'Z'), 'still one cron').to.have.length(1);
+  });
+
   it('`metainit check` reports the cron conflict when the configuration has no role policy', async () => {
     // a copy of the case without roles: in the scratch directory, so the namespace sees it
     const copy = join(ns.scratch, 'no-policy');

@@ -36,12 +36,13 @@ import { VETO_REASON, vetoError } from '../../roles/registry.js';
 import { DepGraph } from '../../supervisor/graph.js';
 import { endFamily, ProcessFamily, processTable } from '../../supervisor/proctree.js';
 import { PtyPool } from '../../supervisor/pty-runner.js';
-import { hostPath } from '../../supervisor/rootfs.js';
+import { hostPath, isHostRoot } from '../../supervisor/rootfs.js';
 import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
 import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim } from '../adapter.js';
 import { readFacilities, type Facilities } from './insserv-conf.js';
 import { managedScripts, readInitDir, readRcLinks, scriptRoles, type RcLinks } from './lsb.js';
 import { planRunlevel, type Plan } from './lsb-plan.js';
+import { writeRunlevel } from './utmp.js';
 import { lsbEnv, Script, startVerdict, type ScriptHost, type StartVerdict } from './script.js';
 
 export const SysvInstance = InstanceBase.extend({
@@ -202,12 +203,24 @@ export class SysvAdapter implements Adapter {
     if (!this.cfg || this.started) return;
     this.sandbox = prepareSandbox(this.root, this.ctx.sys, this.ctx.log, this.ctx.rootHooks);
     this.started = true;
+    this.recordRunlevel();
     for (const name of this.currentPlan().wanted) this.want(this.scripts.get(name)!);
     this.unsubscribe = this.ctx.deps.onChange(() => this.pump());
     this.poller = setInterval(() => {
       if (!this.stopping) for (const s of this.scripts.values()) s.poll();
     }, STATUS_POLL_MS).unref();
     this.pump();
+  }
+
+  /**
+   * The runlevel record in the root's /run/utmp, so that `runlevel` prints "N 2" and
+   * invoke-rc.d acts (utmp.ts). Not in the host's own /run when metainit is only a supervisor.
+   */
+  private recordRunlevel(): void {
+    if (this.ctx.mode === 'supervisor' && isHostRoot(this.root)) return;
+    const level = String(this.cfg?.runlevel ?? 2);
+    const problem = writeRunlevel(hostPath(this.root, '/'), level);
+    if (problem) this.ctx.log.warn(`${this.instance}: unable to record runlevel ${level} in utmp: ${problem} (fix: give the root a writable /run; invoke-rc.d refuses to act without it)`);
   }
 
   /**
