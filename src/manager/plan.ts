@@ -14,8 +14,9 @@
  * The result carries every load diagnostic plus one error per dependency cycle and one warning
  * per `after:` entry that names nothing. Nothing is printed here: the commands format.
  */
+import { statSync } from 'node:fs';
 import type { Diagnostic } from '../base/types.js';
-import { holderOf } from '../roles/registry.js';
+import { holderOf, type RoleDecision } from '../roles/registry.js';
 import { DepGraph, resolveRef, serviceGraph, type GraphNode, type ServiceRefs } from '../supervisor/graph.js';
 import { loadStage2, offlineEnv, type InstanceFile, type LoadedInstance, type Stage2 } from './pipeline.js';
 
@@ -54,6 +55,16 @@ export interface ConfigCheck {
   plan: ConfigPlan;
 }
 
+/** Why `dir` is no configuration directory at all, or undefined. */
+function configDirProblem(dir: string): string | undefined {
+  try {
+    if (!statSync(dir).isDirectory()) return `${dir}: unable to read the configuration: not a directory (fix: pass --config-dir the directory that holds metainit.yaml, adapters.d or services.d)`;
+  } catch (e) {
+    return `${dir}: unable to read the configuration: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} (fix: pass --config-dir the directory that holds metainit.yaml, adapters.d or services.d)`;
+  }
+  return undefined;
+}
+
 /** Load `dir` offline through the pipeline and plan it. Never throws for bad configuration. */
 export async function planConfig(dir: string): Promise<ConfigPlan> {
   return planStage(await loadStage2(dir, offlineEnv(), { includeDisabled: true }));
@@ -62,6 +73,9 @@ export async function planConfig(dir: string): Promise<ConfigPlan> {
 /** `planConfig` split into errors and warnings; `ok` when there is no error. */
 export async function checkConfig(dir: string): Promise<ConfigCheck> {
   const plan = await planConfig(dir);
+  const missing = configDirProblem(dir);
+  // a directory that is not there is an error for `check` (a boot still runs, with nothing to run)
+  if (missing) plan.diagnostics.unshift({ level: 'error', file: dir, key: '', message: missing });
   const errors = plan.diagnostics.filter((d) => d.level === 'error');
   const warnings = plan.diagnostics.filter((d) => d.level === 'warning');
   return { ok: errors.length === 0, errors, warnings, plan };
@@ -95,7 +109,11 @@ export function planStage(stage: Pick<Stage2, 'dir' | 'diagnostics' | 'instances
       fileOf.set(s.id, s.file);
       for (const ref of s.after) {
         const r = resolveRef(ref, instance.name, knownIds, instanceNames);
-        if ('role' in r) continue;
+        if ('role' in r) {
+          // what a file says (native services); an adapter's derived references (LSB facilities) are its own business
+          if (instance.kind === 'native' && stage.roles) refDiags.push(...roleRefDiags(s.id, s.file, ref, r.role, stage.roles));
+          continue;
+        }
         const target = 'id' in r ? r.id.slice(0, r.id.indexOf('/')) : r.instance;
         if (disabled.has(target)) refDiags.push(disabledRef(s.id, s.file, ref, target));
         else if ('instance' in r || knownIds.has(r.id)) continue;
@@ -121,7 +139,7 @@ export function planStage(stage: Pick<Stage2, 'dir' | 'diagnostics' | 'instances
     const h = stage.roles ? holderOf(stage.roles, role) : null;
     return h && h !== 'metainit' ? h.instance : undefined;
   };
-  const instanceNodes = instanceGraph(stage.files, disabled, instanceNames, refDiags, unknownRefs, holderInstance);
+  const instanceNodes = instanceGraph(stage.files, disabled, instanceNames, refDiags, unknownRefs, holderInstance, stage.roles);
   const running = new Set(stage.instances.map((i) => i.name));
   const instLevels = new DepGraph(instanceNodes.filter((n) => running.has(n.id))).levels();
   const instCycles = new DepGraph(instanceNodes).findCycles();
@@ -145,13 +163,14 @@ export function planStage(stage: Pick<Stage2, 'dir' | 'diagnostics' | 'instances
  * role's holder, as the manager waits for it (nothing when metainit or nobody holds it); unknown
  * and disabled names are reported.
  */
-function instanceGraph(files: InstanceFile[], disabled: Set<string>, names: string[], refDiags: Diagnostic[], unknownRefs: UnknownRef[], holderInstance: (role: string) => string | undefined): GraphNode[] {
+function instanceGraph(files: InstanceFile[], disabled: Set<string>, names: string[], refDiags: Diagnostic[], unknownRefs: UnknownRef[], holderInstance: (role: string) => string | undefined, roles: RoleDecision | undefined): GraphNode[] {
   const nodes: GraphNode[] = [];
   for (const i of files) {
     if (!i.enabled) continue;
     const edges: string[] = [];
     for (const ref of i.after) {
       if (ref.startsWith('role:')) {
+        if (roles) refDiags.push(...roleRefDiags(i.name, i.file, ref, ref.slice(5), roles));
         const holder = holderInstance(ref.slice(5));
         if (holder !== undefined && holder !== i.name) edges.push(holder);
         continue;
@@ -193,6 +212,21 @@ function afterWarning(from: string, file: string, ref: string, problem: string, 
 
 function unknownRef(from: string, file: string, ref: string, problem: string): Diagnostic {
   return afterWarning(from, file, ref, problem, 'correct the name, add what it names, or remove it from after:');
+}
+
+/**
+ * An `after: [role:NAME]` entry: an unknown role is an error; a role nobody holds orders nothing
+ * (the dependency is ready at once, as systemd's After= on a unit that is not started), which is
+ * worth a warning — the file reads as if it waited.
+ */
+function roleRefDiags(from: string, file: string, ref: string, role: string, roles: RoleDecision): Diagnostic[] {
+  if (!roles.grants.has(role)) {
+    const d: Diagnostic = { level: 'error', file, key: 'after', message: `${file}: ${from}: after "${ref}": no such role (fix: use one of ${[...roles.grants.keys()].join(', ')}, or add it to roles.extra in metainit.yaml)` };
+    if (from.includes('/')) d.service = from;
+    return [d];
+  }
+  if (roles.grants.get(role) !== null) return [];
+  return [afterWarning(from, file, ref, `nobody holds role ${role}, so this orders nothing: ${from} starts without waiting for it`, `give a service provides: [${role}] or name an owner in roles.owners, or remove it from after:`)];
 }
 
 function disabledRef(from: string, file: string, ref: string, instance: string): Diagnostic {

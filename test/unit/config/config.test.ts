@@ -332,7 +332,8 @@ describe('config: check and plan', () => {
     const c = await checkConfig(fixture('valid'));
     expect(c.ok).to.equal(true);
     expect(c.errors).to.deep.equal([]);
-    expect(c.warnings).to.deep.equal([]);
+    // runit's after: [role:logging] with no logging claimant in the directory: ordering only, said once
+    expect(c.warnings.map((d) => d.message.replace(/ \(fix: .*\)$/, '').replace(`${d.file}: `, ''))).to.deep.equal(['runit: after "role:logging": nobody holds role logging, so this orders nothing: runit starts without waiting for it']);
     expect(c.plan.instanceLevels).to.deep.equal([['native'], ['runit']]);
     expect(c.plan.levels).to.deep.equal([['native/net'], ['native/dns'], ['native/redis'], ['native/report']]);
   });
@@ -386,10 +387,36 @@ describe('config: check and plan', () => {
       'main/web: after "off/bar": instance off is disabled, so this never becomes ready',
       'main/web: after "main/nope": no such service',
       'main/web: after "elsewhere/x": no such instance "elsewhere"',
+      'main/web: after "role:logging": nobody holds role logging, so this orders nothing: main/web starts without waiting for it',
       's6: after "ghost": no such instance',
+      's6: after "role:logging": nobody holds role logging, so this orders nothing: s6 starts without waiting for it',
     ]);
     expect(p.levels).to.deep.equal([['main/db'], ['main/web']]);
     expect(p.instanceLevels).to.deep.equal([['main']]); // strict and s6 have errors in their own files: reported, not run
+  });
+
+  it('an unknown role in after: is an error; a role nobody holds orders nothing, and says so', async () => {
+    const dir = tmpConfig({
+      'metainit.yaml': 'roles: {extra: [mail-transport]}\n',
+      'services.d/a.yaml': 'exec: sleep 1\nafter: [role:time-sync, role:bogus-role, role:mail-transport, role:logging]\n',
+      'services.d/syslog.yaml': 'exec: sleep 1\nprovides: [logging]\n',
+      'adapters.d/native.yaml': 'adapter: native\nafter: [role:cron]\n',
+    });
+    const c = await checkConfig(dir);
+    const file = join(dir, 'services.d/a.yaml');
+    expect(c.errors.map((d) => d.message)).to.deep.equal([`${file}: native/a: after "role:bogus-role": no such role (fix: use one of logging, cron, monitoring, device-manager, network, time-sync, message-bus, login, system-init, shutdown, mail-transport, or add it to roles.extra in metainit.yaml)`]);
+    const unheld = c.warnings.filter((d) => /nobody holds role/.test(d.message)).map((d) => d.message.replace(/ \(fix: .*\)$/, ''));
+    expect(unheld).to.deep.equal([
+      `${file}: native/a: after "role:time-sync": nobody holds role time-sync, so this orders nothing: native/a starts without waiting for it`,
+      `${file}: native/a: after "role:mail-transport": nobody holds role mail-transport, so this orders nothing: native/a starts without waiting for it`,
+      `${join(dir, 'adapters.d/native.yaml')}: native: after "role:cron": nobody holds role cron, so this orders nothing: native starts without waiting for it`,
+    ]);
+  });
+
+  it('a configuration directory that does not exist is an error, not an empty configuration', async () => {
+    const c = await checkConfig('/nonexistent/metainit');
+    expect(c.ok).to.equal(false);
+    expect(c.errors[0]!.message).to.equal('/nonexistent/metainit: unable to read the configuration: ENOENT (fix: pass --config-dir the directory that holds metainit.yaml, adapters.d or services.d)');
   });
 
   it('reports a cycle between instance files', async () => {
