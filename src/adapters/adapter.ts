@@ -107,6 +107,11 @@ export interface InstancePeer {
   root: string;
 }
 
+export interface SyncOptions {
+  /** load new services, start none of them until releaseHeld() */
+  hold?: boolean;
+}
+
 export interface Adapter {
   /** adapter family: "native" | "runit" | "s6" | "sysv" | "openrc" | "systemd" */
   readonly kind: string;
@@ -143,8 +148,15 @@ export interface Adapter {
    * PID 1 only while followed.
    */
   follow?(name: string | undefined): () => void;
-  /** re-read configuration: schedule new services, stop deleted ones, leave unchanged ones alone */
-  sync(): Promise<Diagnostic[]>;
+  /**
+   * Re-read configuration: schedule new services, stop deleted ones, leave unchanged ones alone.
+   * With `hold`, new services are loaded but not started until `releaseHeld()`: the manager
+   * decides the roles again in between (a claimant installed at run time is vetoed before it
+   * ever runs). Adapters without `releaseHeld` start them at once.
+   */
+  sync(opts?: SyncOptions): Promise<Diagnostic[]>;
+  /** start what the last `sync({hold: true})` held back (applyRoles has run since) */
+  releaseHeld?(): void;
   stop(deadline: number): Promise<void>;
 
   /** pids this instance wants re-adopted after a re-exec of PID 1, with enough to rebuild state */

@@ -20,12 +20,12 @@ import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import type { AdapterEvent, DependencyView, DepState } from '../adapters/adapter.js';
 import { NO_CHILD_WATCH, type ChildWatch } from '../supervisor/reaper.js';
-import { loadStage2, type InstanceFile, type LoadedInstance, type StageEnv } from './pipeline.js';
+import { decideStageRoles, loadStage2, type InstanceFile, type LoadedInstance, type StageEnv } from './pipeline.js';
 import type { Diagnostic, Logger } from '../base/types.js';
 import type { Event } from '../base/events.js';
 import type { GlobalConfig } from '../config/schema.js';
 import type { Sys } from '../base/sys.js';
-import { holderOf, type RoleDecision } from '../roles/registry.js';
+import { grantId, holderOf, type RoleDecision } from '../roles/registry.js';
 import { policyRcDHolders, policyRcDNames, removePolicyRcD, writePolicyRcD } from './policy-rc-d.js';
 import { resolveRef, type Ref } from '../supervisor/graph.js';
 import type { RootHooks } from '../supervisor/sandbox.js';
@@ -54,6 +54,10 @@ export class Manager {
   private stopping = false;
 
   private readonly policyRoots = new Set<string>();
+  /** the names each root's policy-rc.d refuses now (space-joined) */
+  private readonly policyNames = new Map<string, string>();
+  /** roots whose sandbox is ready (policy-rc.d may go in at any sync) */
+  private readonly readyRoots = new Set<string>();
 
   /**
    * @param opts.ownMountNamespace metainit is PID 1 (machine or container): runtime mounts such as
@@ -118,6 +122,8 @@ export class Manager {
   private readonly rootHooks: RootHooks = {
     ready: (root) => this.installPolicyRcD(root),
     releasing: (root) => {
+      this.readyRoots.delete(root);
+      this.policyNames.delete(resolve(root));
       if (!this.policyRoots.delete(root)) return;
       removePolicyRcD(root, join(this.global.run_dir, 'policy-rc.d'), this.sys);
     },
@@ -125,14 +131,18 @@ export class Manager {
 
   /** Debian's invoke-rc.d must not start a second cron: policy-rc.d answering 101 for vetoed names. */
   private installPolicyRcD(root: string): void {
+    this.readyRoots.add(root);
     if (!this.roles || !this.global.roles.policy_rc_d || !this.ownMountNamespace) return;
-    const names = policyRcDNames(this.roles, this.instances).get(resolve(root));
-    if (!names?.length || this.policyRoots.has(resolve(root))) return;
+    const names = policyRcDNames(this.roles, this.instances).get(resolve(root)) ?? [];
+    const key = names.join(' ');
+    // installed when a name is to be refused; rewritten in place when the names change (a sync)
+    if (this.policyRoots.has(resolve(root)) ? this.policyNames.get(resolve(root)) === key : names.length === 0) return;
     try {
       const holders = policyRcDHolders(this.roles, this.instances).get(resolve(root)) ?? {};
       const inst = writePolicyRcD(root, join(this.global.run_dir, 'policy-rc.d'), names, this.sys, holders);
       this.policyRoots.add(resolve(root));
-      this.log.info(`roles: policy-rc.d in ${root} refuses ${names.join(', ')} (${inst.mode})`);
+      this.policyNames.set(resolve(root), key);
+      this.log.info(`roles: policy-rc.d in ${root} refuses ${names.length ? names.join(', ') : 'nothing'} (${inst.mode})`);
     } catch (e) {
       this.log.warn(`roles: unable to install policy-rc.d in ${root}: ${(e as Error).message}`);
     }
@@ -294,18 +304,41 @@ export class Manager {
     };
   }
 
-  /** Re-scan every instance's configuration (SIGHUP / `metainit sync`). */
+  /**
+   * Re-scan every instance's configuration (SIGHUP / `metainit sync`), then decide the roles
+   * again — before anything new starts, so a claimant installed at run time (a second cron from
+   * `dpkg -i`) is vetoed before it ever runs, and `metainit roles` and policy-rc.d say what the
+   * next boot would say.
+   */
   async sync(): Promise<Diagnostic[]> {
     const out: Diagnostic[] = [];
     for (const i of this.instances) {
       try {
-        out.push(...(await i.adapter.sync()));
+        out.push(...(await i.adapter.sync({ hold: true })));
       } catch (e) {
         out.push({ level: 'error', file: i.file, key: '', message: `${i.name}: unable to sync: ${(e as Error).message}` });
       }
     }
+    out.push(...this.redecideRoles());
+    for (const i of this.instances) i.adapter.releaseHeld?.();
     for (const d of out) (d.level === 'error' ? this.log.error : this.log.warn).call(this.log, d.message);
     return out;
+  }
+
+  /** claims → decide → vetoes, as at boot (pipeline.ts), with what the instances claim now; the registry's new diagnostics */
+  private redecideRoles(): Diagnostic[] {
+    const before = this.roles;
+    const roles = decideStageRoles(this.global, this.configDir, this.instances);
+    this.roles = roles;
+    for (const i of this.instances) i.adapter.applyRoles(roles.vetoed.get(i.name) ?? new Set());
+    for (const [role, grant] of roles.grants) {
+      const was = before ? grantId(before.grants.get(role) ?? null) : null;
+      if (grantId(grant) !== was) this.log.info(`roles: ${role} now held by ${grantId(grant) ?? 'nobody'} (was ${was ?? 'nobody'})`);
+    }
+    for (const [id, role] of roles.vetoedBy) if (!before?.vetoedBy.has(id)) this.log.info(`roles: ${id} vetoed: ${role} is held by ${grantId(roles.grants.get(role) ?? null) ?? 'another instance'}`);
+    for (const root of this.readyRoots) this.installPolicyRcD(root);
+    const seen = new Set((before?.diagnostics ?? []).map((d) => d.message));
+    return roles.diagnostics.filter((d) => !seen.has(d.message));
   }
 
   // ------------------------------------------------------------------------------ stopping

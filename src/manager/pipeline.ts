@@ -96,6 +96,17 @@ export function offlineEnv(): StageEnv {
   };
 }
 
+/**
+ * claims → decide: who holds which role, from what the loaded instances claim now. Boot runs it
+ * once; every `sync` runs it again (manager.ts), so that a claimant installed at run time is
+ * judged as the next boot would judge it.
+ */
+export function decideStageRoles(global: GlobalConfig, dir: string, instances: ReadonlyArray<Pick<LoadedInstance, 'name' | 'adapter'>>): RoleDecision {
+  const claims = instances.flatMap((i) => i.adapter.claims().map((c) => ({ instance: i.name, service: c.service, role: c.role })));
+  const unholdable = new Map(instances.flatMap((i) => (i.adapter.unholdable ? [[i.name, i.adapter.unholdable()] as const] : [])));
+  return decideForConfig(global, join(dir, 'metainit.yaml'), claims, instances.map((i) => i.name), unholdable);
+}
+
 /** load → claims → decide for `dir`. Never throws for bad configuration. */
 export async function loadStage2(dir: string, env: StageEnv, opts: { includeDisabled?: boolean } = {}): Promise<Stage2> {
   const root = resolve(dir);
@@ -116,9 +127,7 @@ export async function loadStage2(dir: string, env: StageEnv, opts: { includeDisa
     if (loaded.instance && !unusable) (enabled ? instances : disabled).push(loaded.instance);
   }
   const files = defs.instances.map((d) => ({ name: d.name, kind: d.config.adapter, file: d.file, enabled: d.config.enabled !== false, after: d.config.after }));
-  const claims = instances.flatMap((i) => i.adapter.claims().map((c) => ({ instance: i.name, service: c.service, role: c.role })));
-  const unholdable = new Map(instances.flatMap((i) => (i.adapter.unholdable ? [[i.name, i.adapter.unholdable()] as const] : [])));
-  const roles = decideForConfig(g.config, join(root, 'metainit.yaml'), claims, instances.map((i) => i.name), unholdable);
+  const roles = decideStageRoles(g.config, root, instances);
   diagnostics.push(...roles.diagnostics);
   for (const i of instances) i.adapter.applyRoles(roles.vetoed.get(i.name) ?? new Set());
   return { dir: root, global: g.config, files, instances, disabled, diagnostics, roles };

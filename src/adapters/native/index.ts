@@ -29,7 +29,7 @@ import { VETO_REASON, vetoError } from '../../roles/registry.js';
 import { serviceGraph, type DepGraph } from '../../supervisor/graph.js';
 import { sharedLogger } from '../../supervisor/logger-process.js';
 import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
-import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim } from '../adapter.js';
+import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim, SyncOptions } from '../adapter.js';
 import type { ServiceHost, ServiceSnapshot } from './host.js';
 import { Service } from './service.js';
 
@@ -57,6 +57,8 @@ export class NativeAdapter implements Adapter {
   readonly kind = 'native';
   readonly instance: string;
   private readonly services = new Map<string, Service>();
+  /** services a sync({hold}) found, started by releaseHeld() */
+  private readonly held: Service[] = [];
   private readonly raw = new Map<string, string>();
   /** set by load() once the instance file is valid */
   private servicesDir: string | undefined;
@@ -204,7 +206,7 @@ export class NativeAdapter implements Adapter {
   // ------------------------------------------------------------------------------ changes
 
   /** Re-scan the directory: new → scheduled, deleted → stopped and removed, changed → stored. */
-  async sync(): Promise<Diagnostic[]> {
+  async sync(opts: SyncOptions = {}): Promise<Diagnostic[]> {
     if (this.servicesDir === undefined) return this.load();
     const { services, diagnostics } = loadNativeServices(this.servicesDir, this.instance);
     const broken = this.brokenNames(diagnostics);
@@ -218,11 +220,19 @@ export class NativeAdapter implements Adapter {
     await Promise.all(gone.map((n) => this.remove(n)));
     const wasBlocked = [...this.services.values()].filter((s) => s.blocked !== undefined);
     this.markCycles();
-    if (this.started && !this.stopping) {
-      for (const s of fresh) s.start(true);
-      for (const s of wasBlocked) if (s.blocked === undefined && s.wanted === 'up') s.start(true);
-    }
+    const toStart = [...fresh, ...wasBlocked.filter((s) => s.blocked === undefined && s.wanted === 'up')];
+    if (opts.hold) this.held.push(...toStart);
+    else this.startSynced(toStart);
     return diagnostics;
+  }
+
+  releaseHeld(): void {
+    this.startSynced(this.held.splice(0));
+  }
+
+  private startSynced(services: Service[]): void {
+    if (!this.started || this.stopping) return;
+    for (const s of services) if (this.services.get(s.name) === s) s.start(true);
   }
 
   /** A native service has no reload of its own: `reload` applies its changed file (see adapter.ts). */

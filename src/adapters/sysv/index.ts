@@ -38,7 +38,7 @@ import { endFamily, ProcessFamily, processTable } from '../../supervisor/proctre
 import { PtyPool } from '../../supervisor/pty-runner.js';
 import { hostPath, isHostRoot } from '../../supervisor/rootfs.js';
 import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
-import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim } from '../adapter.js';
+import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim, SyncOptions } from '../adapter.js';
 import { readFacilities, type Facilities } from './insserv-conf.js';
 import { managedScripts, readInitDir, readRcLinks, scriptRoles, type RcLinks } from './lsb.js';
 import { planRunlevel, type Plan } from './lsb-plan.js';
@@ -78,6 +78,8 @@ export class SysvAdapter implements Adapter {
   private links: RcLinks = new Map();
   /** the root's insserv.conf(.d) facilities (undefined: it has none) */
   private facilities: Facilities | undefined;
+  /** scripts a sync({hold}) found, started by releaseHeld() */
+  private readonly held: string[] = [];
   private startPlan: Plan | undefined;
   private sandbox: Sandbox = NO_SANDBOX;
   /** script → why it can never start (dependency cycle) */
@@ -342,15 +344,24 @@ export class SysvAdapter implements Adapter {
   }
 
   /** Re-read /etc/init.d: new scripts of the runlevel start, removed ones are forgotten. */
-  async sync(): Promise<Diagnostic[]> {
+  async sync(opts: SyncOptions = {}): Promise<Diagnostic[]> {
     if (!this.cfg) return this.load();
     const { diagnostics, added } = this.rescan();
-    if (this.started && !this.stopping) {
-      const wanted = new Set(this.currentPlan().wanted);
-      for (const name of added) if (wanted.has(name)) this.want(this.scripts.get(name)!);
-      this.pump();
-    }
+    if (opts.hold) this.held.push(...added);
+    else this.startAdded(added);
     return diagnostics;
+  }
+
+  releaseHeld(): void {
+    this.startAdded(this.held.splice(0));
+  }
+
+  /** new scripts the runlevel starts (the plan leaves vetoed ones out) */
+  private startAdded(added: string[]): void {
+    if (!this.started || this.stopping) return;
+    const wanted = new Set(this.currentPlan().wanted);
+    for (const name of added) if (wanted.has(name) && this.scripts.has(name)) this.want(this.scripts.get(name)!);
+    this.pump();
   }
 
   // ------------------------------------------------------------------------------ stopping
