@@ -147,6 +147,8 @@ export const NativeService = z
     cwd: z.string().optional(),
     stop_signal: SignalName.default('SIGTERM'),
     stop_timeout: Duration.default(10_000),
+    /** sd_notify watchdog: WATCHDOG=1 expected at least this often (WATCHDOG_USEC); 0 = off */
+    watchdog: Duration.default(0),
     log: LogConfig.default('file'),
     /** roles this service can provide (role registry claims) */
     provides: z.array(z.string()).default([]),

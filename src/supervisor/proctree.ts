@@ -24,6 +24,8 @@ export interface Proc {
   ppid: number;
   /** session id */
   sid: number;
+  /** process group id */
+  pgrp: number;
   /** start time in clock ticks after boot (field 22 of /proc/PID/stat) */
   start: string;
   comm: string;
@@ -36,7 +38,7 @@ export function readProc(pid: number): Proc | undefined {
     const close = stat.lastIndexOf(')');
     const f = stat.slice(close + 2).split(' ');
     if (f[0] === 'Z' || f[0] === 'X') return undefined;
-    return { ppid: Number(f[1]), sid: Number(f[3]), start: f[19]!, comm: stat.slice(stat.indexOf('(') + 1, close) };
+    return { ppid: Number(f[1]), pgrp: Number(f[2]), sid: Number(f[3]), start: f[19]!, comm: stat.slice(stat.indexOf('(') + 1, close) };
   } catch {
     return undefined;
   }

@@ -5,8 +5,11 @@
  *   spawn   ready the moment the process exists (the default);
  *   notify  sd_notify: the process sends READY=1 to $NOTIFY_SOCKET, a datagram socket metainit
  *           binds at <runDir>/notify/<name>.sock (inside a `root:`, at the same path under the
- *           root's /run). STATUS=… lines are kept as the service's status text at any time;
- *           MAINPID is ignored for now. The socket lives as long as the service, across runs;
+ *           root's /run). EXTEND_TIMEOUT_USEC=… pushes the readiness timeout out; every other
+ *           assignment (STATUS, MAINPID, WATCHDOG, STOPPING, RELOADING …) goes to the service
+ *           (`onMessage`). Only the service's own processes may notify (`owns`: systemd's
+ *           NotifyAccess, by the sender's pid from SCM_CREDENTIALS); others are ignored and
+ *           reported. The socket lives as long as the service, across runs;
  *   fd      s6-style: the process gets a pipe at fd N and writes a newline to it;
  *   test    zinit-style: a command (split, no shell) is run every `interval` until it exits 0.
  * With `timeout` > 0, a run not ready in time fails with "not ready after Xs".
@@ -61,8 +64,12 @@ export interface ReadinessContext {
   root: string;
   /** run the test command the way the service runs (user, env, root); throws ExecError */
   spawnTest(argv: string[]): Run;
-  /** STATUS=… from sd_notify */
-  onStatus(text: string): void;
+  /** is `pid` a process of this service (its main process, its group, session or descendants)? */
+  owns(pid: number): boolean;
+  /** the assignments of one sd_notify message from the service, in order (READY=1 included) */
+  onMessage(fields: ReadonlyArray<readonly [string, string]>): void;
+  /** a message from a process that is not the service's: ignored */
+  onForeign(pid: number): void;
 }
 
 /** "5s", "0.5s", "250ms" */
@@ -73,6 +80,8 @@ function formatSeconds(ms: number): string {
 export class Readiness {
   private socket: NotifySocket | undefined;
   private notifyWaiter: (() => void) | undefined;
+  /** EXTEND_TIMEOUT_USEC: give the running readiness timeout this much more from now */
+  private extendTimeout: ((ms: number) => void) | undefined;
 
   constructor(
     private spec: ReadySpec,
@@ -100,7 +109,7 @@ export class Readiness {
       const path = hostPath(this.ctx.root, inside);
       mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
       rmSync(path, { force: true });
-      this.socket = this.ctx.sys.notifySocket(path, (msg) => this.onNotify(msg));
+      this.socket = this.ctx.sys.notifySocket(path, (msg, sender) => this.onNotify(msg, sender));
     }
     return { notifySocket: inside };
   }
@@ -126,8 +135,15 @@ export class Readiness {
       return cancel;
     }
     if (spec.timeout > 0) {
-      const t = setTimeout(() => settle(false, `not ready after ${formatSeconds(spec.timeout)}`), spec.timeout);
-      cleanups.push(() => clearTimeout(t));
+      let t = setTimeout(() => settle(false, `not ready after ${formatSeconds(spec.timeout)}`), spec.timeout);
+      this.extendTimeout = (ms) => {
+        clearTimeout(t);
+        t = setTimeout(() => settle(false, `not ready after ${formatSeconds(spec.timeout)} and the extension it asked for (${formatSeconds(ms)})`), ms);
+      };
+      cleanups.push(() => {
+        clearTimeout(t);
+        this.extendTimeout = undefined;
+      });
     }
     if (spec.kind === 'notify') {
       this.notifyWaiter = () => settle(true);
@@ -176,11 +192,18 @@ export class Readiness {
     attempt();
   }
 
-  private onNotify(msg: string): void {
+  private onNotify(msg: string, sender: number): void {
+    if (!this.ctx.owns(sender)) return this.ctx.onForeign(sender);
+    const fields: Array<[string, string]> = [];
     for (const line of msg.split('\n')) {
-      if (line === 'READY=1') this.notifyWaiter?.();
-      else if (line.startsWith('STATUS=')) this.ctx.onStatus(line.slice(7));
+      const eq = line.indexOf('=');
+      if (eq > 0) fields.push([line.slice(0, eq), line.slice(eq + 1)]);
     }
+    for (const [k, v] of fields) {
+      if (k === 'EXTEND_TIMEOUT_USEC' && /^\d+$/.test(v)) this.extendTimeout?.(Math.ceil(Number(v) / 1000));
+    }
+    this.ctx.onMessage(fields);
+    if (fields.some(([k, v]) => k === 'READY' && v === '1')) this.notifyWaiter?.();
   }
 
   private closeSocket(): void {

@@ -39,6 +39,7 @@ import { readProc } from '../../supervisor/proctree.js';
 import { adoptRun, describeExit, ExecError, signalRun, spawnRun, type ExitStatus, type Run } from '../../supervisor/process.js';
 import { Readiness, readySpec } from '../../supervisor/readiness.js';
 import { refName, sinkOptions, type RestartPolicy, type ServiceHost, type ServiceSnapshot } from './host.js';
+import { ServiceNotify } from './notify.js';
 import { TABLE, type Action, type ServiceEvent } from './states.js';
 
 /** spawn errors that pass: out of descriptors, processes or memory (not a missing or broken program) */
@@ -52,8 +53,6 @@ export class Service {
   private since = Date.now();
   private restarts = 0;
   private lastExit: ServiceStatus['lastExit'];
-  /** sd_notify STATUS= text, shown as the reason while starting/running */
-  private statusText: string | undefined;
   private run: Run | undefined;
   /** the definition the current run was started with */
   private runDef: ResolvedNativeService | undefined;
@@ -70,6 +69,9 @@ export class Service {
   /** upper bound for the next stop's timeout (a shutdown deadline) */
   private stopCap = Infinity;
   private readonly runGone: Array<() => void> = [];
+  /** sd_notify beyond READY=1: status text, MAINPID, watchdog, who may notify (notify.ts) */
+  private readonly notify: ServiceNotify;
+
   /** taken over from a previous incarnation of PID 1 (running, or deliberately down) */
   adopted = false;
   /** dependency cycle reason: the service cannot start while it is set */
@@ -85,6 +87,15 @@ export class Service {
     private readonly host: ServiceHost,
   ) {
     this.id = `${host.instance}/${name}`;
+    this.notify = new ServiceNotify({
+      id: this.id,
+      state: () => this.state,
+      reason: () => this.reason,
+      set: (state, reason) => this.set(state, reason),
+      runPid: () => this.run?.pid,
+      abort: (pid) => signalRun(pid, 'SIGABRT'),
+      warn: (line) => host.log.warn(line),
+    });
     this.backoff = new Backoff(def.backoff, def.max_restarts);
     this.readiness = new Readiness(readySpec(def.ready, def.readyArgv), {
       sys: host.sys,
@@ -93,10 +104,9 @@ export class Service {
       runDir: host.runDir,
       root: host.root,
       spawnTest: (argv) => this.launch(argv, 'ignore'),
-      onStatus: (text) => {
-        this.statusText = text;
-        if (this.state === 'starting' || this.state === 'running') this.set(this.state, text);
-      },
+      owns: (pid) => this.notify.owns(pid),
+      onMessage: (fields) => this.notify.onMessage(fields),
+      onForeign: (pid) => this.notify.onForeign(pid),
     });
   }
 
@@ -227,10 +237,14 @@ export class Service {
       if (s.state === 'ok' || s.state === 'error' || s.state === 'stopped') this.state = s.state;
       return this.set(this.state, this.reason);
     }
-    // readiness cannot be re-observed: a long-running service that was starting is taken as up
-    this.state = s.state === 'starting' && !this.def.oneshot ? 'running' : s.state;
+    // a service still starting keeps waiting for READY=1 (the notify socket is bound again at
+    // its path) or its test; an fd pipe cannot be re-observed: that one is taken as up
+    const rewatch = s.state === 'starting' && !this.def.oneshot && (this.readiness.kind === 'notify' || this.readiness.kind === 'test');
+    this.state = s.state === 'starting' && !this.def.oneshot && !rewatch ? 'running' : s.state;
+    if (rewatch) this.readiness.prepare();
     this.attach(adoptRun(s.pid!, s.startedAt ?? s.since, this.host.watchPid));
     if (!this.run) return; // already gone: the exit was handled
+    if (rewatch) this.watchReadiness(this.run);
     if (s.state === 'stopping') this.terminate();
     else this.set(this.state, this.reason);
   }
@@ -274,7 +288,7 @@ export class Service {
       case 'depFailed':
         return this.set('error', ev.reason);
       case 'up':
-        return this.set('running', this.statusText);
+        return this.set('running', this.notify.statusText);
       case 'abort':
         this.abortReason = ev.reason;
         this.signalStop();
@@ -312,14 +326,23 @@ export class Service {
       return TRANSIENT.test(why) ? this.retryLater(why) : this.set('error', why);
     }
     this.attach(run);
-    this.statusText = undefined;
+    this.notify.newRun();
     this.set('starting', undefined);
     if (this.def.oneshot) return;
+    this.watchReadiness(run);
+  }
+
+  /** readiness of `run`; once ready, its watchdog runs (`watchdog:`) */
+  private watchReadiness(run: Run): void {
     this.cancelReady = this.readiness.watch(run, {
-      ready: () => this.dispatch({ kind: 'ready' }),
+      ready: () => {
+        this.notify.armWatchdog(this.def.watchdog);
+        this.dispatch({ kind: 'ready' });
+      },
       failed: (reason) => this.dispatch({ kind: 'notReady', reason }),
     });
   }
+
 
   /** start argv as this service runs (user, env, root, cwd); stdout/stderr to the sink or /dev/null */
   private launch(argv: string[], out: LogSink | 'ignore'): Run {
@@ -327,7 +350,8 @@ export class Service {
     const { root, sys } = this.host;
     const { cwd, user, group, environ } = this.def;
     const [stdout, stderr] = out === 'ignore' ? (['ignore', 'ignore'] as const) : [out.stdout, out.stderr];
-    return spawnRun({ argv, root, cwd, user, group, environ, stdout, stderr, ...prep }, sys);
+    const env = out !== 'ignore' && this.def.watchdog > 0 ? { ...environ, WATCHDOG_USEC: String(this.def.watchdog * 1000) } : environ;
+    return spawnRun({ argv, root, cwd, user, group, environ: env, stdout, stderr, ...prep }, sys);
   }
 
   private attach(run: Run): void {
@@ -343,6 +367,7 @@ export class Service {
   private detach(exit: ExitStatus): number {
     const startedAt = this.run?.startedAt ?? Date.now();
     this.run = undefined;
+    this.notify.runEnded(); // main pid and watchdog go with the run
     this.cancelReady?.();
     this.cancelReady = undefined;
     this.lastExit = { code: exit.code, signal: exit.signal };
@@ -351,11 +376,13 @@ export class Service {
   }
 
   private exited(exit: ExitStatus): void {
+    if (this.handOver(exit)) return;
     const pid = this.run?.pid;
+    const fired = this.notify.runEnded();
     const startedAt = this.detach(exit);
     // a long-running service's leftovers (its process group) go with it, before any respawn
     if (pid !== undefined && !this.def.oneshot) signalRun(pid, 'SIGKILL', true);
-    const why = describeExit(exit);
+    const why = fired ? `${fired}, ${describeExit(exit)}` : describeExit(exit);
     if (exit.error) return TRANSIENT.test(exit.error) ? this.retryLater(why) : this.set('error', why);
     const failed = exit.code !== 0;
     const restart = this.restartPolicy === 'always' || (this.restartPolicy === 'on-failure' && failed);
@@ -367,6 +394,27 @@ export class Service {
     if (decision.giveUp) return this.set('error', `${decision.reason} (last: ${why})`);
     this.respawnTimer = setTimeout(() => this.dispatch({ kind: 'backoff' }), decision.delay);
     this.set('respawn', `${why}, restarting in ${decision.delay}ms`);
+  }
+
+  /**
+   * MAINPID= named another process and the first one ended well: the service goes on in that
+   * process (a forking daemon) — supervised from now on through it; readiness, if still awaited,
+   * is awaited from it.
+   */
+  private handOver(exit: ExitStatus): boolean {
+    if (exit.code !== 0) return false;
+    const main = this.notify.takeMainPid();
+    if (main === undefined) return false;
+    const waiting = this.state === 'starting';
+    this.cancelReady?.();
+    this.cancelReady = undefined;
+    const run = adoptRun(main, Date.now(), this.host.watchPid);
+    this.host.log.info(`${this.id}: main process is now ${main} (MAINPID=), the first one exited 0`);
+    if (this.state === 'stopping') signalRun(main, this.def.stop_signal); // the stop goes on, to the process that is the service now
+    this.attach(run);
+    if (waiting && this.run === run) this.watchReadiness(run);
+    else if (this.run === run) this.set(this.state, this.reason);
+    return true;
   }
 
   /**
@@ -399,6 +447,7 @@ export class Service {
   }
 
   private down(exit: ExitStatus): void {
+    if (this.handOver(exit)) return;
     const pid = this.run?.pid;
     this.detach(exit);
     this.clearTimers();
