@@ -157,6 +157,12 @@ export interface Adapter {
   sync(opts?: SyncOptions): Promise<Diagnostic[]>;
   /** start what the last `sync({hold: true})` held back (applyRoles has run since) */
   releaseHeld?(): void;
+  /**
+   * Host directories whose changes mean the instance should be re-read (a package installed at
+   * run time): the manager watches them and syncs (manager/config-watch.ts). Adapters whose init
+   * watches its own tree (systemd) name none.
+   */
+  watchPaths?(): string[];
   stop(deadline: number): Promise<void>;
 
   /** pids this instance wants re-adopted after a re-exec of PID 1, with enough to rebuild state */

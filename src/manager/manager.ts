@@ -20,6 +20,7 @@ import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
 import type { AdapterEvent, DependencyView, DepState } from '../adapters/adapter.js';
 import { NO_CHILD_WATCH, type ChildWatch } from '../supervisor/reaper.js';
+import { watchConfig, type ConfigWatch } from './config-watch.js';
 import { decideStageRoles, loadStage2, type InstanceFile, type LoadedInstance, type StageEnv } from './pipeline.js';
 import type { Diagnostic, Logger } from '../base/types.js';
 import type { Event } from '../base/events.js';
@@ -54,6 +55,8 @@ export class Manager {
   private stopping = false;
 
   private readonly policyRoots = new Set<string>();
+  /** the instances' directories, watched for packages installed at run time */
+  private watcher: ConfigWatch | undefined;
   /** the names each root's policy-rc.d refuses now (space-joined) */
   private readonly policyNames = new Map<string, string>();
   /** roots whose sandbox is ready (policy-rc.d may go in at any sync) */
@@ -116,6 +119,16 @@ export class Manager {
     };
     this.depView.onChange(tryStart);
     tryStart();
+    // what a package installs while metainit runs is picked up without a manual sync
+    const paths = this.instances.flatMap((i) => i.adapter.watchPaths?.() ?? []);
+    this.watcher = watchConfig(
+      paths,
+      async (why) => {
+        this.log.info(`sync: ${why} changed: re-reading`);
+        await this.sync();
+      },
+      (line) => this.log.warn(line),
+    );
   }
 
   /** An adapter's sandbox reports its root ready (policy-rc.d goes in) and released (it comes out). */
@@ -351,6 +364,7 @@ export class Manager {
    */
   async stopAll(deadline: number): Promise<void> {
     this.stopping = true;
+    this.watcher?.close();
     for (const name of this.stopOrder()) {
       const inst = this.instances.find((i) => i.name === name)!;
       this.log.info(`${name}: stopping instance`);

@@ -60,9 +60,24 @@ describe('ns: sync decides the roles again', function () {
     expect((await ns.status()).find((s) => s.id === 'a/cron1')?.state).to.equal('running');
     await ns.cleanup();
 
-    // a fresh boot of the same directory decides the same
+    // a fresh boot of the same directory decides the same (cron2 stays in place for it)
     ns = await bootNs({ configDir: dir });
     await ns.waitFor(async () => (await ns!.status()).find((s) => s.id === 'a/cron1')?.state === 'running', 10_000, 'a/cron1 running after the reboot');
     expect(await roles(ns)).to.deep.equal(live);
+  });
+
+  it('picks up a service dropped in while it runs without a manual sync — and vetoes a second claimant at once', async () => {
+    rmSync(join(dir, 'b.d/cron2.yaml'), { force: true });
+    ns = await bootNs({ configDir: dir });
+    await ns.waitFor(async () => (await ns!.status()).find((s) => s.id === 'a/cron1')?.state === 'running', 10_000, 'a/cron1 running');
+    writeFileSync(join(dir, 'b.d/extra.yaml'), 'exec: sleep 1000\n');
+    writeFileSync(join(dir, 'b.d/cron3.yaml'), 'exec: sh -c "echo cron3 ran; exec sleep 1000"\nprovides: [cron]\n');
+    await ns.waitFor(async () => (await ns!.status()).find((s) => s.id === 'b/extra')?.state === 'running', 10_000, 'b/extra picked up and running');
+    const cron3 = (await ns.status()).find((s) => s.id === 'b/cron3')!;
+    expect(cron3.state).to.equal('stopped');
+    expect(cron3.reason).to.match(/vetoed/);
+    expect((await ns.cli(['logs', 'b/cron3'])).stdout).to.not.include('cron3 ran');
+    expect(await roles(ns)).to.deep.include({ holder: 'a/cron1', vetoed: ['b/cron3'] });
+    expect(ns.console()).to.match(/sync: \S+b\.d changed: re-reading/);
   });
 });

@@ -226,6 +226,10 @@ export class NativeAdapter implements Adapter {
     return diagnostics;
   }
 
+  watchPaths(): string[] {
+    return this.servicesDir === undefined ? [] : [this.servicesDir];
+  }
+
   releaseHeld(): void {
     this.startSynced(this.held.splice(0));
   }

@@ -132,6 +132,10 @@ export class OpenrcAdapter implements Adapter {
     });
   }
 
+  watchPaths(): string[] {
+    return this.cfg ? ['/etc/init.d', `/etc/runlevels/${this.cfg.runlevel}`].map((p) => join(this.tree.root, p)) : [];
+  }
+
   applyRoles(vetoed: ReadonlySet<string>): void {
     for (const s of this.svcs.values()) {
       s.vetoed = vetoed.has(s.name) && !s.owned;

@@ -146,6 +146,10 @@ export class ScanDirAdapter implements Adapter {
     });
   }
 
+  watchPaths(): string[] {
+    return this.cfg ? [hostPath(this.root, resolveIn(this.root, this.cfg.services_dir))] : [];
+  }
+
   applyRoles(vetoed: ReadonlySet<string>): void {
     this.vetoed = new Set(vetoed);
     if (this.running) void this.relink();

@@ -352,6 +352,10 @@ export class SysvAdapter implements Adapter {
     return diagnostics;
   }
 
+  watchPaths(): string[] {
+    return ['/etc/init.d', `/etc/rc${this.cfg?.runlevel ?? 2}.d`, '/etc/insserv.conf.d'].map((p) => hostPath(this.root, p));
+  }
+
   releaseHeld(): void {
     this.startAdded(this.held.splice(0));
   }
