@@ -26,6 +26,7 @@ import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, re
 import { join, posix } from 'node:path';
 import { MNT_DETACH, MS, type Sys } from '../base/sys.js';
 import { hostPath } from '../supervisor/rootfs.js';
+import { servicesOfRole } from '../roles/known-services.js';
 import { METAINIT, type RoleDecision } from '../roles/registry.js';
 
 /** Where invoke-rc.d and deb-systemd-invoke look for the policy helper (inside the root). */
@@ -238,6 +239,9 @@ export function policyRcDNames(decision: RoleDecision, instances: ReadonlyArray<
     byRoot.set(root, entry);
     for (const s of decision.vetoed.get(inst.name) ?? []) entry.vetoed.add(baseName(s));
     for (const g of decision.grants.values()) if (g && g !== METAINIT && g.instance === inst.name) entry.held.add(baseName(g.service));
+    // a package installed later may bring another daemon for a held role (anacron next to the
+    // cron holder): its postinst's invoke-rc.d asks before metainit has even seen the script
+    for (const [role, g] of decision.grants) if (g && g !== METAINIT) for (const n of servicesOfRole(role)) entry.vetoed.add(n);
   }
   return new Map([...byRoot].map(([root, e]) => [root, [...e.vetoed].filter((n) => !e.held.has(n)).sort()]));
 }

@@ -70,3 +70,11 @@ export function roleOfService(name: string): string | undefined {
   const key = normaliseServiceName(name);
   return Object.prototype.hasOwnProperty.call(KNOWN_SERVICE_ROLES, key) ? KNOWN_SERVICE_ROLES[key] : undefined;
 }
+
+/** Every known service name of `role` (the daemons a package could bring to do that job). */
+export function servicesOfRole(role: string): string[] {
+  return Object.entries(KNOWN_SERVICE_ROLES)
+    .filter(([, r]) => r === role)
+    .map(([name]) => name)
+    .sort();
+}
