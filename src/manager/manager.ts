@@ -27,7 +27,8 @@ import type { Event } from '../base/events.js';
 import type { GlobalConfig } from '../config/schema.js';
 import type { Sys } from '../base/sys.js';
 import { grantId, holderOf, type RoleDecision } from '../roles/registry.js';
-import { policyRcDHolders, policyRcDNames, removePolicyRcD, writePolicyRcD } from './policy-rc-d.js';
+import { lsbHookScript, removeLsbHook, writeLsbHook } from './lsb-hook.js';
+import { lsbHookPlan, policyRcDHolders, policyRcDNames, removePolicyRcD, writePolicyRcD } from './policy-rc-d.js';
 import { resolveRef, type Ref } from '../supervisor/graph.js';
 import type { RootHooks } from '../supervisor/sandbox.js';
 import type { Mode } from '../base/mode.js';
@@ -139,6 +140,7 @@ export class Manager {
       this.policyNames.delete(resolve(root));
       if (!this.policyRoots.delete(root)) return;
       removePolicyRcD(root, join(this.global.run_dir, 'policy-rc.d'), this.sys);
+      removeLsbHook(root, join(this.global.run_dir, 'lsb-hook'), this.sys);
     },
   };
 
@@ -156,6 +158,9 @@ export class Manager {
       this.policyRoots.add(resolve(root));
       this.policyNames.set(resolve(root), key);
       this.log.info(`roles: policy-rc.d in ${root} refuses ${names.length ? names.join(', ') : 'nothing'} (${inst.mode})`);
+      // `service NAME restart` runs the script without asking policy-rc.d: the LSB hook sends it to the holder
+      const plan = lsbHookPlan(this.roles, this.instances).get(resolve(root)) ?? { refused: {}, forward: [] };
+      writeLsbHook(root, join(this.global.run_dir, 'lsb-hook'), lsbHookScript(plan.refused, plan.forward), this.sys);
     } catch (e) {
       this.log.warn(`roles: unable to install policy-rc.d in ${root}: ${(e as Error).message}`);
     }

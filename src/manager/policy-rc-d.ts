@@ -26,7 +26,7 @@ import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, re
 import { join, posix } from 'node:path';
 import { MNT_DETACH, MS, type Sys } from '../base/sys.js';
 import { hostPath } from '../supervisor/rootfs.js';
-import { servicesOfRole } from '../roles/known-services.js';
+import { roleOfService, servicesOfRole } from '../roles/known-services.js';
 import { METAINIT, type RoleDecision } from '../roles/registry.js';
 
 /** Where invoke-rc.d and deb-systemd-invoke look for the policy helper (inside the root). */
@@ -262,6 +262,34 @@ export function policyRcDHolders(decision: RoleDecision, instances: ReadonlyArra
       entry[baseName(g.service)] = inst.name;
       out.set(root, entry);
     }
+  }
+  return out;
+}
+
+/**
+ * Per root, what the LSB hook (lsb-hook.ts) does: each name policy-rc.d refuses → the holder it
+ * names, and the names a runit instance of that same root holds under the same name (their
+ * scripts' actions go to `sv`).
+ */
+export function lsbHookPlan(decision: RoleDecision, instances: ReadonlyArray<{ name: string; kind: string; root: string }>): Map<string, { refused: Record<string, string>; forward: string[] }> {
+  const out = new Map<string, { refused: Record<string, string>; forward: string[] }>();
+  const kindOf = new Map(instances.map((i) => [i.name, { kind: i.kind, root: posix.resolve(i.root) }]));
+  const holderOfName = (root: string, name: string): { id: string; runitHere: boolean } | undefined => {
+    const role = roleOfService(name) ?? [...decision.vetoedBy].find(([id]) => baseName(id.slice(id.indexOf('/') + 1)) === name)?.[1];
+    const g = role ? decision.grants.get(role) : undefined;
+    if (!g || g === METAINIT) return undefined;
+    const h = kindOf.get(g.instance);
+    return { id: `${g.instance}/${g.service}`, runitHere: h?.kind === 'runit' && h.root === root && baseName(g.service) === name };
+  };
+  for (const [root, names] of policyRcDNames(decision, instances)) {
+    const entry = { refused: {} as Record<string, string>, forward: [] as string[] };
+    for (const n of names) {
+      const h = holderOfName(root, n);
+      if (!h) continue;
+      if (h.runitHere) entry.forward.push(n);
+      else entry.refused[n] = h.id;
+    }
+    out.set(root, entry);
   }
   return out;
 }

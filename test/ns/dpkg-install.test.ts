@@ -39,6 +39,7 @@ function buildDeb(dir: string): string {
       '# Default-Stop:',
       '# Short-Description: Run anacron jobs',
       '### END INIT INFO',
+      '. /lib/lsb/init-functions',
       'case "$1" in',
       '  start) echo started > /run/anacron-started ;;',
       '  stop|restart|force-reload) ;;',
@@ -86,5 +87,9 @@ describe('ns: a package installed with dpkg while metainit runs its root', funct
     expect(r.stdout + r.stderr).to.match(/policy-rc\.d denied execution of start/);
     expect(existsSync(nsPath(n, `${ROOT_IN_NS}/run/anacron-started`)), 'the init script never started').to.equal(false);
     expect(n.procs().filter((p) => p.comm === 'cron' && p.state !== 'Z'), 'one cron').to.have.length(1);
+    // and an administrator's `service anacron start` (no policy-rc.d on that path) is turned away by the LSB hook
+    const svc = await inNamespace(n, ['chroot', ROOT_IN_NS, 'service', 'anacron', 'start']);
+    expect(svc.stdout + svc.stderr).to.match(/anacron: not acting: its role is held by runit\/cron/);
+    expect(existsSync(nsPath(n, `${ROOT_IN_NS}/run/anacron-started`)), 'still never started').to.equal(false);
   });
 });

@@ -173,6 +173,20 @@ describe('ns: runit, s6, sysv, OpenRC and native at once (metainit as PID 1, tes
     expect(ns.procs().filter((p) => p.comm === 'cron' && p.state !== 'Z'), 'still one cron').to.have.length(1);
   });
 
+  it('`service cron restart` in the root acts through the init that owns cron (runit): a new runit cron, no sysv one', async () => {
+    const before = find(await status(), 'runit/cron')!.pid;
+    const r = await inNamespace(ns, ['chroot', ROOT_IN_NS, 'service', 'cron', 'restart']);
+    expect(r.code, r.stdout + r.stderr).to.equal(0);
+    await ns.waitFor(async () => {
+      const c = find(await status(), 'runit/cron');
+      return c?.state === 'running' && c.pid !== before;
+    }, 15_000, 'runit/cron running again as a new process');
+    const crons = ns.procs().filter((p) => p.comm === 'cron' && p.state !== 'Z');
+    expect(crons, 'one cron').to.have.length(1);
+    expect(ns.procs().find((p) => p.pid === crons[0]!.ppid)?.comm, 'under runsv').to.equal('runsv');
+    expect(find(await status(), 'sysv/cron')).to.include({ state: 'stopped' });
+  });
+
   it('`metainit check` reports the cron conflict when the configuration has no role policy', async () => {
     // a copy of the case without roles: in the scratch directory, so the namespace sees it
     const copy = join(ns.scratch, 'no-policy');

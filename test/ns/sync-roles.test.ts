@@ -80,4 +80,21 @@ describe('ns: sync decides the roles again', function () {
     expect(await roles(ns)).to.deep.include({ holder: 'a/cron1', vetoed: ['b/cron3'] });
     expect(ns.console()).to.match(/sync: \S+b\.d changed: re-reading/);
   });
+
+  it('stops a service that loses its role at a sync (a claimant the rules prefer arrived), as the next boot would not start it', async () => {
+    rmSync(join(dir, 'b.d/cron3.yaml'), { force: true });
+    ns = await bootNs({ configDir: dir });
+    await ns.waitFor(async () => (await ns!.status()).find((s) => s.id === 'a/cron1')?.state === 'running', 10_000, 'a/cron1 running');
+    // within one instance the first claimant by name holds the role: a/acron comes before a/cron1
+    writeFileSync(join(dir, 'a.d/acron.yaml'), 'exec: sleep 1000\nprovides: [cron]\n');
+    try {
+      expect((await ns.cli(['sync'])).code).to.equal(0);
+      await ns.waitFor(async () => (await ns!.status()).find((s) => s.id === 'a/acron')?.state === 'running', 10_000, 'a/acron running');
+      await ns.waitFor(async () => (await ns!.status()).find((s) => s.id === 'a/cron1')?.state === 'stopped', 10_000, 'a/cron1 stopped');
+      expect((await ns.status()).find((s) => s.id === 'a/cron1')?.reason).to.match(/vetoed/);
+      expect(await roles(ns)).to.deep.include({ holder: 'a/acron', vetoed: ['a/cron1'] });
+    } finally {
+      rmSync(join(dir, 'a.d/acron.yaml'), { force: true });
+    }
+  });
 });

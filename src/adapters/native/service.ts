@@ -181,6 +181,8 @@ export class Service {
     if (reason === undefined) return;
     if (kind === 'blocked' && (this.state === 'stopped' || this.state === 'waiting' || this.state === 'error')) this.set('error', reason);
     if (kind === 'vetoed' && (this.state === 'stopped' || this.state === 'waiting')) this.set('stopped', reason);
+    // lost its role at a sync while up: stopped, then shown as vetoed
+    else if (kind === 'vetoed' && this.run) void this.stop().then(() => this.vetoed && this.state === 'stopped' && this.set('stopped', this.vetoed));
   }
 
   /** store a changed definition; it applies from the next run */

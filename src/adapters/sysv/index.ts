@@ -191,10 +191,13 @@ export class SysvAdapter implements Adapter {
 
   applyRoles(vetoed: ReadonlySet<string>): void {
     for (const s of this.scripts.values()) {
+      const was = s.vetoed;
       s.vetoed = vetoed.has(s.name) && !s.owned;
       if (!s.vetoed) continue;
       s.target = 'down';
-      s.set('stopped', VETO_REASON);
+      // lost its role at a sync while it runs: stopped through its script, then marked vetoed
+      if (!was && s.ran && s.state === 'running') void s.stop().then(() => s.set('stopped', VETO_REASON));
+      else s.set('stopped', VETO_REASON);
     }
     this.startPlan = undefined;
   }
