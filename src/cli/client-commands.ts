@@ -2,8 +2,10 @@
  * client-commands.ts — what each client command does, shared by the fast path and oclif.
  *
  * A command connects to the control socket, makes one request and prints the answer: a table on
- * a terminal, stable JSON with --json. Exit codes: 0 done, 1 the request failed (service error,
- * job failed, no such service), 2 usage, 3 metainit unreachable. Errors go to stderr as one line
+ * a terminal, stable JSON with --json. Exit codes (EXIT below): 0 done, 1 the request failed
+ * (job failed, service error), 2 usage, 69 metainit unreachable (sysexits' EX_UNAVAILABLE); for
+ * `status NAME`, `is-active` as systemctl and LSB `status` do: 0 active, 3 not running, 4 no such
+ * service; `is-failed`: 0 failed, 1 not. Errors go to stderr as one line
  * `<subject>: unable to <verb> <object>: <reason>`.
  */
 import { connect, defaultSocket } from '../services-api/client.js';
@@ -26,6 +28,21 @@ interface JobResult {
 const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : s + '\n');
 const err = (s: string): void => void process.stderr.write(s + '\n');
 
+/** the exit codes of the client commands (README, Command line) */
+export const EXIT = { ok: 0, failed: 1, usage: 2, notRunning: 3, noSuchService: 4, unreachable: 69 } as const;
+
+/** a state that counts as active (systemctl's "active": running, or a oneshot that finished well) */
+const ACTIVE = new Set(['running', 'ok']);
+
+/** systemctl's words for is-active */
+function activeWord(state: string): string {
+  if (ACTIVE.has(state)) return 'active';
+  if (state === 'error') return 'failed';
+  if (state === 'starting' || state === 'waiting' || state === 'respawn') return 'activating';
+  if (state === 'stopping') return 'deactivating';
+  return 'inactive';
+}
+
 type Client = Awaited<ReturnType<typeof connect>>;
 type Run = (client: Client, args: Args, flags: Flags, color: boolean) => Promise<number>;
 
@@ -38,7 +55,19 @@ async function status(client: Client, args: Args, flags: Flags, color: boolean):
     out(`${paint('metainit', 'bold', color)} pid ${m.pid}, ${m.mode} mode, up ${Math.round(m.uptime / 1000)}s, ${m.reaped} orphan(s) reaped`);
     out(statusTable(res.services, color));
   }
-  return res.services.some((s) => s.state === 'error') && args.name ? 1 : 0;
+  if (!args.name) return EXIT.ok;
+  return res.services.some((s) => ACTIVE.has(s.state)) ? EXIT.ok : EXIT.notRunning;
+}
+
+/** is-active / is-failed NAME: one word on stdout, the answer in the exit code (for scripts) */
+function isState(which: 'active' | 'failed'): Run {
+  return async (client, args) => {
+    const res = (await client.call('status', { name: args.name })) as StatusResult;
+    const st = res.services[0]?.state ?? 'unknown';
+    out(activeWord(st));
+    if (which === 'active') return ACTIVE.has(st) ? EXIT.ok : EXIT.notRunning;
+    return st === 'error' ? EXIT.ok : EXIT.failed;
+  };
 }
 
 /** start, stop, restart, reload, apply: one job on one service */
@@ -93,6 +122,8 @@ function power(verb: string): Run {
 
 const RUN: Record<string, Run> = {
   status,
+  'is-active': isState('active'),
+  'is-failed': isState('failed'),
   start: job('start'),
   stop: job('stop'),
   restart: job('restart'),
@@ -130,13 +161,16 @@ export async function runClientCommand(name: string, args: Args, flags: Flags): 
     client = await connect(socket);
   } catch (e) {
     err((e as Error).message);
-    return 3;
+    return EXIT.unreachable;
   }
   try {
     return await run(client, args, flags, color);
   } catch (e) {
-    err((e as Error).message);
-    return 1;
+    const message = (e as Error).message;
+    err(message);
+    // a name that resolves to nothing: LSB's "program or service status is unknown"
+    if (/unable to find service|no such service|not found in any instance|unable to resolve/i.test(message)) return name === 'is-failed' ? EXIT.failed : EXIT.noSuchService;
+    return EXIT.failed;
   } finally {
     client.close();
   }
