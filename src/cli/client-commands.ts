@@ -168,8 +168,10 @@ export async function runClientCommand(name: string, args: Args, flags: Flags): 
   } catch (e) {
     const message = (e as Error).message;
     err(message);
-    // a name that resolves to nothing: LSB's "program or service status is unknown"
-    if (/unable to find service|no such service|not found in any instance|unable to resolve/i.test(message)) return name === 'is-failed' ? EXIT.failed : EXIT.noSuchService;
+    // status of a name that resolves to nothing: LSB's "program or service status is unknown" (4);
+    // any other command on it simply failed (1)
+    const unknown = /unable to find service|no such service/i.test(message);
+    if (unknown && (name === 'status' || name === 'is-active')) return EXIT.noSuchService;
     return EXIT.failed;
   } finally {
     client.close();
