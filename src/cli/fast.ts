@@ -6,6 +6,7 @@
 import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
+import { closest } from '../config/errors.js';
 import { COMMANDS } from './spec.js';
 
 /**
@@ -85,4 +86,10 @@ export async function runFast(argv: string[]): Promise<number> {
 
 export function isKnownCommand(cmd: string | undefined): boolean {
   return cmd !== undefined && cmd in COMMANDS;
+}
+
+/** For a word that is no command: the usage error, with the command meant when it is a plausible typo. */
+export function unknownCommand(cmd: string): string {
+  const hit = closest(cmd, Object.keys(COMMANDS));
+  return `metainit: unable to run ${cmd}: no such command (fix: ${hit ? `did you mean "metainit ${hit}"? ` : ''}see metainit --help)`;
 }

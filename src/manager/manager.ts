@@ -26,6 +26,7 @@ import type { Diagnostic, Logger } from '../base/types.js';
 import type { Event } from '../base/events.js';
 import type { GlobalConfig } from '../config/schema.js';
 import type { Sys } from '../base/sys.js';
+import { closest } from '../config/errors.js';
 import { grantId, holderOf, type RoleDecision } from '../roles/registry.js';
 import { lsbHookScript, removeLsbHook, writeLsbHook } from './lsb-hook.js';
 import { lsbHookPlan, policyRcDHolders, policyRcDNames, removePolicyRcD, writePolicyRcD } from './policy-rc-d.js';
@@ -256,7 +257,7 @@ export class Manager {
       const inst = this.instances.find((i) => i.name === name.slice(0, slash));
       const service = name.slice(slash + 1);
       if (inst?.adapter.status(service)) return { inst, service };
-      throw new Error(`${name}: unable to find service: no such service (fix: see metainit status)`);
+      throw new Error(`${name}: unable to find service: no such service (fix: ${this.suggest(name)}see metainit status)`);
     }
     const hits = this.instances.flatMap((i) => i.adapter.status(name) ?? []);
     if (hits.length === 1) {
@@ -266,7 +267,16 @@ export class Manager {
     if (hits.length > 1) {
       throw new Error(`${name}: unable to find service: ambiguous, it exists in ${hits.map((h) => h.instance).join(', ')} (fix: write instance/${name})`);
     }
-    throw new Error(`${name}: unable to find service: no such service (fix: see metainit status)`);
+    throw new Error(`${name}: unable to find service: no such service (fix: ${this.suggest(name)}see metainit status)`);
+  }
+
+  /** "did you mean native/web? " for a mistyped service name, or '' */
+  private suggest(name: string): string {
+    const ids = this.list().map((s) => s.id);
+    const hit = name.includes('/') ? closest(name, ids) : closest(name, [...new Set(ids.map((id) => id.slice(id.indexOf('/') + 1)))]);
+    if (!hit) return '';
+    const id = hit.includes('/') ? hit : ids.find((i) => i.endsWith(`/${hit}`)) ?? hit;
+    return `did you mean ${id}? `;
   }
 
   /** Every service, or the one `name` resolves to. */

@@ -50,6 +50,16 @@ describe('ns: client exit codes (status, is-active, is-failed)', function () {
     expect((await ns.cli(['is-active', 'ghost'])).code).to.equal(4);
   });
 
+  it('suggests the service meant for a typo, and the command meant for a mistyped command', async () => {
+    const r = await ns.cli(['status', 'dnoe']);
+    expect(r.code).to.equal(4);
+    expect(r.stderr).to.match(/dnoe: unable to find service: no such service \(fix: did you mean native\/done\? see metainit status\)/);
+    expect((await ns.cli(['restart', 'native/uo'])).stderr).to.match(/did you mean native\/up\?/);
+    const c = await metainit(['stauts']);
+    expect(c.code).to.equal(2);
+    expect(c.stderr.trim()).to.equal('metainit: unable to run stauts: no such command (fix: did you mean "metainit status"? see metainit --help)');
+  });
+
   it('metainit unreachable is its own code (69), not one a service state could give', async () => {
     const r = await metainit(['status', '--socket', join(dir, 'nobody.sock')]);
     expect(r.code).to.equal(69);
