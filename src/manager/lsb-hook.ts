@@ -15,6 +15,7 @@
  * /run, the hook added, and the copy bind-mounted over /lib/lsb/init-functions.d in metainit's
  * mount namespace; nothing on disk changes and the mount goes with metainit (`removeLsbHook`).
  */
+import { shq } from '../base/shell-quote.js';
 import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { MNT_DETACH, MS } from '../base/sys.js';
@@ -25,7 +26,6 @@ export const HOOKS_DIR = '/lib/lsb/init-functions.d';
 const HOOK = '01-metainit';
 const MARKER = '# metainit lsb hook';
 
-const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The hook: `refused` names → the holder to name, `forward` names → run by runit's `sv`. */
 export function lsbHookScript(refused: Readonly<Record<string, string>>, forward: readonly string[]): string {

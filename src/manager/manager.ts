@@ -149,7 +149,8 @@ export class Manager {
   private installPolicyRcD(root: string): void {
     this.readyRoots.add(root);
     if (!this.roles || !this.global.roles.policy_rc_d || !this.ownMountNamespace) return;
-    const names = policyRcDNames(this.roles, this.instances).get(resolve(root)) ?? [];
+    const byRoot = policyRcDNames(this.roles, this.instances);
+    const names = byRoot.get(resolve(root)) ?? [];
     const key = names.join(' ');
     // installed when a name is to be refused; rewritten in place when the names change (a sync)
     if (this.policyRoots.has(resolve(root)) ? this.policyNames.get(resolve(root)) === key : names.length === 0) return;
@@ -160,7 +161,7 @@ export class Manager {
       this.policyNames.set(resolve(root), key);
       this.log.info(`roles: policy-rc.d in ${root} refuses ${names.length ? names.join(', ') : 'nothing'} (${inst.mode})`);
       // `service NAME restart` runs the script without asking policy-rc.d: the LSB hook sends it to the holder
-      const plan = lsbHookPlan(this.roles, this.instances).get(resolve(root)) ?? { refused: {}, forward: [] };
+      const plan = lsbHookPlan(this.roles, this.instances, byRoot).get(resolve(root)) ?? { refused: {}, forward: [] };
       writeLsbHook(root, join(this.global.run_dir, 'lsb-hook'), lsbHookScript(plan.refused, plan.forward), this.sys);
     } catch (e) {
       this.log.warn(`roles: unable to install policy-rc.d in ${root}: ${(e as Error).message}`);

@@ -22,6 +22,7 @@
  * there (the one write to the root filesystem — never under /etc; invoke-rc.d ignores a
  * non-executable helper, so a leftover after a crash is inert) and deletes it again on removal.
  */
+import { shq } from '../base/shell-quote.js';
 import { chmodSync, closeSync, copyFileSync, existsSync, mkdirSync, openSync, readSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import { MNT_DETACH, MS, type Sys } from '../base/sys.js';
@@ -49,7 +50,6 @@ export interface PolicyRcDInstall {
   chain: string | null;
 }
 
-const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 const baseName = (name: string): string => name.replace(/\.service$/, '');
 
 /**
@@ -271,7 +271,7 @@ export function policyRcDHolders(decision: RoleDecision, instances: ReadonlyArra
  * names, and the names a runit instance of that same root holds under the same name (their
  * scripts' actions go to `sv`).
  */
-export function lsbHookPlan(decision: RoleDecision, instances: ReadonlyArray<{ name: string; kind: string; root: string }>): Map<string, { refused: Record<string, string>; forward: string[] }> {
+export function lsbHookPlan(decision: RoleDecision, instances: ReadonlyArray<{ name: string; kind: string; root: string }>, namesByRoot = policyRcDNames(decision, instances)): Map<string, { refused: Record<string, string>; forward: string[] }> {
   const out = new Map<string, { refused: Record<string, string>; forward: string[] }>();
   const kindOf = new Map(instances.map((i) => [i.name, { kind: i.kind, root: posix.resolve(i.root) }]));
   const holderOfName = (root: string, name: string): { id: string; runitHere: boolean } | undefined => {
@@ -281,7 +281,7 @@ export function lsbHookPlan(decision: RoleDecision, instances: ReadonlyArray<{ n
     const h = kindOf.get(g.instance);
     return { id: `${g.instance}/${g.service}`, runitHere: h?.kind === 'runit' && h.root === root && baseName(g.service) === name };
   };
-  for (const [root, names] of policyRcDNames(decision, instances)) {
+  for (const [root, names] of namesByRoot) {
     const entry = { refused: {} as Record<string, string>, forward: [] as string[] };
     for (const n of names) {
       const h = holderOfName(root, n);

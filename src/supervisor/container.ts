@@ -47,6 +47,7 @@
  * the steps above work on — its /proc, /sys, /dev, /run and /tmp are covered by fresh mounts, so
  * the machine's own stay out of reach. Never chroot-only.
  */
+import { shq } from '../base/shell-quote.js';
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { regularFileText } from '../base/regular-file.js';
@@ -109,7 +110,6 @@ const EXPORT_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.-]*$/;
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 
 /** Single-quote a word for sh. */
-export const shq = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 /** The tty group's gid in the root's /etc/group, for devpts (undefined when there is none). */
 function ttyGid(root: string): number | undefined {

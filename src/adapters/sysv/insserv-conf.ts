@@ -16,6 +16,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { readRegularFile } from '../../base/regular-file.js';
 import { hostPath } from '../../supervisor/rootfs.js';
+import { PACKAGE_LEFTOVER } from './lsb.js';
 
 /** `$facility` → its members (script names or other `$facilities`), `+` dropped */
 export type Facilities = ReadonlyMap<string, readonly string[]>;
@@ -31,8 +32,6 @@ export function parseInsservConf(text: string, into: Map<string, string[]>): voi
   }
 }
 
-/** Files of insserv.conf.d that insserv does not read. */
-const SKIPPED = /^\.|\.(dpkg-[a-z]+|ucf-[a-z]+|rpm[a-z]+|orig|bak|swp)$|~$/;
 
 /** ROOT/etc/insserv.conf plus ROOT/etc/insserv.conf.d/*; undefined when the root has neither. */
 export function readFacilities(root: string): Facilities | undefined {
@@ -51,7 +50,7 @@ export function readFacilities(root: string): Facilities | undefined {
     /* none */
   }
   for (const name of names) {
-    if (SKIPPED.test(name)) continue;
+    if (name.startsWith('.') || PACKAGE_LEFTOVER.test(name)) continue; // as insserv skips them
     const f = readRegularFile(join(dir, name));
     if ('text' in f) {
       found = true;

@@ -175,7 +175,9 @@ export function managedScripts(scripts: readonly InitScript[], allow: readonly s
 // ----------------------------------------------------------------------------- readers (I/O)
 
 /** Files of /etc/init.d that are never init scripts. */
-const NOT_SCRIPTS = /^(\.|README$|skeleton$|functions$)|\.(dpkg-[a-z]+|ucf-[a-z]+|rpm[a-z]+|orig|bak|swp)$|~$/;
+/** What package managers and editors leave next to a file: never read as configuration (init.d, insserv.conf.d). */
+export const PACKAGE_LEFTOVER = /\.(dpkg-[a-z]+|ucf-[a-z]+|rpm[a-z]+|orig|bak|swp)$|~$/;
+const NOT_SCRIPTS = /^(\.|README$|skeleton$|functions$)/;
 
 /** A file or directory that could not be read, and how to mend it. */
 export interface ReadProblem {
@@ -196,7 +198,7 @@ export function readInitDir(root: string): { scripts: InitScript[]; problems: Re
     return { scripts, problems: [{ problem, fix: 'point root at a tree that has /etc/init.d (a Debian root filesystem), or disable the instance' }] };
   }
   for (const name of names) {
-    if (NOT_SCRIPTS.test(name)) continue;
+    if (NOT_SCRIPTS.test(name) || PACKAGE_LEFTOVER.test(name)) continue;
     const file = join(dir, name);
     try {
       const st = statSync(file);

@@ -9,7 +9,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { containerLaunch, NOTIFY_SOCKET_INSIDE, shq, type ContainerSpec } from '../../../src/supervisor/container.js';
+import { shq } from '../../../src/base/shell-quote.js';
+import { containerLaunch, NOTIFY_SOCKET_INSIDE, type ContainerSpec } from '../../../src/supervisor/container.js';
 
 describe('container: an init as PID 1 of its own namespaces', () => {
   let tmp: string;
