@@ -94,7 +94,7 @@ export async function boot(opts: BootOptions): Promise<never> {
 
   // 7. stage 4
   await finalKill(mode, sys, log, g.shutdown.grace);
-  if (mode === 'machine') unmountAll(mode, sys, log);
+  if (mode === 'machine') await unmountAll(mode, sys, log);
   finish(kind, mode, sys, log);
   if (mode === 'machine') {
     // reboot(2) failed: PID 1 exiting would panic the kernel; stay, with nothing left to run.

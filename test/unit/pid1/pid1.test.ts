@@ -15,7 +15,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { isFastCommand, isKnownCommand, runFast } from '../../../src/cli/fast.js';
 import { detectMode } from '../../../src/base/mode.js';
 import { EARLY_MOUNTS, KEEP_AT_SHUTDOWN, mountTable, parseMountinfo } from '../../../src/pid1/mounts.js';
-import { finalKill, finish, unmountAll, victims } from '../../../src/pid1/shutdown.js';
+import { finalKill, finish, unmountAll, victims, writersOn } from '../../../src/pid1/shutdown.js';
 import { listenSignals, signalTable, type SignalAction } from '../../../src/pid1/signals.js';
 import { runSteps, stage1Steps } from '../../../src/pid1/stage1.js';
 import { MNT_DETACH, MS, RB } from '../../../src/base/sys.js';
@@ -204,15 +204,15 @@ describe('pid1: stage 4 end', () => {
     expect(log.lines).to.include('error: stage 4: unable to halt: reboot: Operation not permitted');
   });
 
-  it('unmountAll touches nothing unless metainit is a machine init', () => {
+  it('unmountAll touches nothing unless metainit is a machine init', async () => {
     for (const mode of ['container', 'supervisor'] as const) {
       const sys = createFakeSys();
-      unmountAll(mode, sys, recorder());
+      await unmountAll(mode, sys, recorder());
       expect(sys.calls, mode).to.deep.equal([]);
     }
   });
 
-  it('unmountAll as a machine init: reverse mount order, API filesystems kept, busy ones remounted read-only, / last', () => {
+  it('unmountAll as a machine init: reverse mount order, API filesystems kept, busy ones remounted read-only, / last', async () => {
     // the fake only records: the host's mount table is read, nothing is unmounted
     const sys = createFakeSys({
       umount2: (_target, flags) => {
@@ -222,7 +222,7 @@ describe('pid1: stage 4 end', () => {
       sync: () => {},
     });
     const log = recorder();
-    unmountAll('machine', sys, log);
+    await unmountAll('machine', sys, log);
     const expected = mountTable()
       .reverse()
       .filter((m) => !KEEP_AT_SHUTDOWN.has(m.target))
@@ -234,6 +234,69 @@ describe('pid1: stage 4 end', () => {
     expected.push(['mount', null, '/', null, MS.REMOUNT | MS.RDONLY, null], ['sync']);
     expect(sys.calls.map((c) => [c.name, ...c.args])).to.deep.equal(expected);
     expect(log.lines.at(-1)).to.equal('info: stage 4: remounted / read-only');
+  });
+
+  /** a Sys whose remount of / fails with `codes` in turn, then succeeds; other mounts and unmounts succeed */
+  const rootFails = (codes: string[]): ReturnType<typeof createFakeSys> =>
+    createFakeSys({
+      umount2: () => {},
+      mount: (_s, target) => {
+        const code = target === '/' ? codes.shift() : undefined;
+        if (code) throw errno(code, `mount: ${code === 'EBUSY' ? 'Device or resource busy' : 'Invalid argument'}`);
+      },
+      sync: () => {},
+    });
+  const rootRemounts = (sys: ReturnType<typeof createFakeSys>): number => sys.callsTo('mount').filter(([, target]) => target === '/').length;
+
+  it('a / still busy from the last exits is retried, with a sync between tries, and the line says how long it was busy', async () => {
+    const sys = rootFails(['EBUSY', 'EBUSY']);
+    const log = recorder();
+    await unmountAll('machine', sys, log, { retryMs: 1, writers: () => [] });
+    expect(rootRemounts(sys)).to.equal(3);
+    const names = sys.calls.map((c) => c.name);
+    const firstRoot = sys.calls.findIndex((c) => c.name === 'mount' && c.args[1] === '/');
+    expect(names.slice(firstRoot, firstRoot + 3)).to.deep.equal(['mount', 'sync', 'mount']);
+    expect(log.lines.at(-1)).to.match(/^info: stage 4: remounted \/ read-only \(busy for \d+ ms, 3 tries\)$/);
+  });
+
+  it('a / that stays busy is given up after the busy time, naming what holds files open for writing', async () => {
+    const sys = rootFails(Array(10_000).fill('EBUSY'));
+    const log = recorder();
+    await unmountAll('machine', sys, log, { busyMs: 50, retryMs: 5, writers: () => ['rsyslogd(311) /var/log/syslog'] });
+    expect(rootRemounts(sys)).to.be.within(2, 20);
+    const warn = log.lines.find((l) => l.startsWith('warn: stage 4: unable to remount / read-only'));
+    expect(warn).to.match(/Device or resource busy after \d+ tries in \d+ ms; open for writing: rsyslogd\(311\) \/var\/log\/syslog$/);
+  });
+
+  it('any other failure of the remount is not retried', async () => {
+    const sys = rootFails(['EINVAL', 'EINVAL']);
+    const log = recorder();
+    await unmountAll('machine', sys, log, { retryMs: 1, writers: () => ['never asked'] });
+    expect(rootRemounts(sys)).to.equal(1);
+    expect(log.lines).to.include('warn: stage 4: unable to remount / read-only: mount: Invalid argument');
+  });
+});
+
+describe('pid1: writersOn (who keeps a file system busy)', () => {
+  it('names this process for a file it holds open for writing, and not for one open read-only', async () => {
+    const { openSync, closeSync, mkdtempSync, writeFileSync, rmSync } = await import('node:fs');
+    const dir = mkdtempSync('/tmp/writers-');
+    try {
+      writeFileSync(`${dir}/ro`, 'x');
+      const ro = openSync(`${dir}/ro`, 'r');
+      const rw = openSync(`${dir}/rw`, 'w');
+      try {
+        const found = writersOn(dir, [process.pid]).join('\n');
+        expect(found).to.include(`(${process.pid}) ${dir}/rw`);
+        expect(found).not.to.include(`${dir}/ro`);
+      } finally {
+        closeSync(ro);
+        closeSync(rw);
+      }
+      expect(writersOn(dir, [process.pid]).join('\n')).not.to.include(`${dir}/rw`);
+    } finally {
+      rmSync(dir, { recursive: true });
+    }
   });
 });
 
