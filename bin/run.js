@@ -16,6 +16,8 @@ for (const stream of [process.stdout, process.stderr]) {
 
 let argv = process.argv.slice(2);
 const fast = await import('../dist/src/cli/fast.js');
+// `metainit -- CMD [ARGS…]`: the container entrypoint, as `metainit run -- CMD` (tini style)
+if (argv[0] === '--') argv = ['run', ...argv];
 if (process.pid === 1 && !fast.isKnownCommand(argv[0])) argv = ['boot'];
 // a mistyped command word ("stauts"): one line with the command meant, exit 2 (oclif would say "command not found")
 if (argv[0] !== undefined && !argv[0].startsWith('-') && !fast.isKnownCommand(argv[0]) && !['help', 'autocomplete', 'commands', 'version'].includes(argv[0])) {

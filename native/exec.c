@@ -1,5 +1,7 @@
 /*
- * exec.c — replacing the running image: execve() now, and the fatal-signal re-exec guard.
+ * exec.c — replacing the running image: execve() now, the fatal-signal re-exec guard, and
+ * spawnGroup(): starting a program in its own process group of metainit's session (the
+ * container's main, as tini starts its child), which node's spawn cannot do (it offers setsid).
  *
  * execve(path, argv, envp, keepFds) is the live re-exec (`metainit reexec`). armCrashExec() arms
  * a handler for SIGSEGV/SIGABRT/SIGBUS/SIGILL/SIGFPE that performs the same execve from inside the
@@ -14,6 +16,8 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sys/wait.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -126,6 +130,89 @@ napi_value m_execve(napi_env env, napi_callback_info info) {
   int err = image_exec(img);
   free(img);
   return throw_errno(env, "execve", err);
+}
+
+/*
+ * spawnGroup(path, argv, envp, cwd|null, foreground) → pid. The child gets every signal back to
+ * its default action and an empty mask, its own process group, and — with `foreground` when
+ * stdin is a terminal — the terminal's foreground (so ^C and ^Z reach it, as under tini), then
+ * chdir and execve with fds 0–2 kept. Signals are blocked across fork so that no handler of
+ * node's runs in the child. A failing chdir or execve comes back over a close-on-exec pipe and
+ * is thrown with its errno name as `code` (ENOENT, EACCES, ENOEXEC …); the child is reaped here.
+ */
+napi_value m_spawnGroup(napi_env env, napi_callback_info info) {
+  ARGS(5);
+  napi_value img_args[4] = {args[0], args[1], args[2], NULL};
+  napi_create_array(env, &img_args[3]);
+  exec_image *img = image_build(env, img_args);
+  if (!img) return NULL;
+  char *cwd = NULL;
+  bool fg = false;
+  if (!arg_str_or_null(env, args[3], &cwd, "spawnGroup") || napi_get_value_bool(env, args[4], &fg) != napi_ok) {
+    free(img);
+    free(cwd);
+    return cwd ? throw_type(env, "spawnGroup", "foreground must be a boolean") : NULL;
+  }
+  int pfd[2];
+  if (pipe2(pfd, O_CLOEXEC) != 0) {
+    int e = errno;
+    free(img), free(cwd);
+    return throw_errno(env, "pipe2", e);
+  }
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = fork();
+  if (pid == 0) {
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    for (int s = 1; s < NSIG; s++)
+      if (s != SIGKILL && s != SIGSTOP) sigaction(s, &dfl, NULL);
+    setpgid(0, 0);
+    if (fg && isatty(0)) tcsetpgrp(0, getpid()); /* SIGTTOU is still blocked here */
+    int report[2] = {0, 0};
+    if (cwd && chdir(cwd) != 0) {
+      report[1] = errno;
+    } else {
+      report[0] = 1;
+      report[1] = image_exec(img);
+    }
+    ssize_t w = write(pfd[1], report, sizeof report);
+    (void)w;
+    _exit(127);
+  }
+  int fork_err = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  close(pfd[1]);
+  free(img), free(cwd);
+  if (pid < 0) {
+    close(pfd[0]);
+    return throw_errno(env, "fork", fork_err);
+  }
+  setpgid(pid, pid); /* both sides, as shells do; fails harmlessly once the child has exec'd */
+  int report[2];
+  ssize_t n;
+  do n = read(pfd[0], report, sizeof report);
+  while (n < 0 && errno == EINTR);
+  close(pfd[0]);
+  if (n == (ssize_t)sizeof report) {
+    while (waitpid(pid, NULL, 0) < 0 && errno == EINTR) {}
+    return throw_errno(env, report[0] ? "execve" : "chdir", report[1]);
+  }
+  return js_int(env, pid);
+}
+
+/* ignoreSignal(signum): SIG_IGN, e.g. SIGTTIN/SIGTTOU for a PID 1 not in the terminal's foreground. */
+napi_value m_ignoreSignal(napi_env env, napi_callback_info info) {
+  ARGS(1);
+  int32_t sig;
+  if (!arg_int(env, args[0], &sig, "ignoreSignal")) return NULL;
+  struct sigaction ign;
+  memset(&ign, 0, sizeof ign);
+  ign.sa_handler = SIG_IGN;
+  if (sigaction(sig, &ign, NULL) != 0) return throw_errno(env, "sigaction", errno);
+  return NULL;
 }
 
 /*

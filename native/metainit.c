@@ -313,7 +313,7 @@ static napi_value init(napi_env env, napi_value exports) {
       FN(waitpid),    FN(peek),         FN(kill),         FN(signal),      FN(setSubreaper), FN(setName),
       FN(reboot),     FN(mount),        FN(umount2),      FN(sethostname), FN(sync),         FN(peercred),
       FN(setCloexec), FN(pipe),         FN(cloexecFrom),  FN(notifySocket), FN(armCrashExec), FN(execve),
-      FN(sigrtmin),      FN(raiseNofile),
+      FN(sigrtmin),   FN(raiseNofile),  FN(spawnGroup),   FN(ignoreSignal),
 #undef FN
   };
   napi_define_properties(env, exports, sizeof fns / sizeof fns[0], fns);

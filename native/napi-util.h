@@ -44,5 +44,7 @@ napi_value m_notifySocket(napi_env env, napi_callback_info info);
 void exec_module_init(void);
 napi_value m_execve(napi_env env, napi_callback_info info);
 napi_value m_armCrashExec(napi_env env, napi_callback_info info);
+napi_value m_spawnGroup(napi_env env, napi_callback_info info);
+napi_value m_ignoreSignal(napi_env env, napi_callback_info info);
 
 #endif

@@ -45,6 +45,7 @@ import type { ServiceStatus } from '../base/states.js';
 import type { Sys } from '../base/sys.js';
 import type { Diagnostic, Logger } from '../base/types.js';
 import type { ChildWatch } from '../supervisor/reaper.js';
+import type { NativeServiceEntry } from '../config/loader.js';
 import type { RootHooks } from '../supervisor/sandbox.js';
 
 /** An instance's service could provide a role (input to the role registry). */
@@ -56,6 +57,9 @@ export interface RoleClaim {
 
 export type { AdapterEvent } from '../base/events.js';
 import type { AdapterEvent } from '../base/events.js';
+
+/** who a kill reaches: every process of the service, or its main process only (systemctl --kill-whom) */
+export type KillWhom = 'all' | 'main';
 
 /** Where a dependency named in `after:` stands. */
 export type DepState = 'ready' | 'pending' | 'failed' | 'unknown';
@@ -97,6 +101,8 @@ export interface AdapterContext {
   peers?: readonly InstancePeer[];
   /** report an event (state change, log line, message) */
   emit(ev: AdapterEvent): void;
+  /** native only: services given in memory instead of a directory (the main command of `metainit -- CMD`) */
+  inlineServices?: ReadonlyMap<string, NativeServiceEntry>;
 }
 
 /** Another instance of the configuration, as its instance file names it. */
@@ -137,8 +143,12 @@ export interface Adapter {
   reloadService(name: string): Promise<Diagnostic[]>;
   /** re-read the service's definition and apply it (may restart it if what it runs changed) */
   applyService(name: string): Promise<Diagnostic[]>;
-  /** send a signal, by its canonical name (`SIGHUP`, `SIGRTMIN+3`: config/schema.ts SignalName) */
-  killService(name: string, signal: string): Promise<void>;
+  /**
+   * send a signal, by its canonical name (`SIGHUP`, `SIGRTMIN+3`: config/schema.ts SignalName), to
+   * every process of the service (`all`, the default: its process group, its cgroup) or to its
+   * main process only; an init that cannot tell them apart signals what it can
+   */
+  killService(name: string, signal: string, whom?: KillWhom): Promise<void>;
   /** last n log lines of a service (in-memory tail; a hosted journal may answer through a child) */
   logs(name: string, n: number): Promise<string[]>;
   /**

@@ -18,10 +18,16 @@ export class MetainitLog implements Logger {
   private readonly ring: string[] = [];
   private readonly listeners = new Set<Listener>();
   private fd = 1;
+  private quiet = false;
 
   /** redirect output (stage 1 opens /dev/console when stdout is unusable) */
   setFd(fd: number): void {
     this.fd = fd;
+  }
+
+  /** write only warnings and errors (info lines stay in the ring: `metainit logs metainit`) */
+  setQuiet(quiet: boolean): void {
+    this.quiet = quiet;
   }
 
   info(text: string): void {
@@ -48,7 +54,7 @@ export class MetainitLog implements Logger {
     this.ring.push(line);
     if (this.ring.length > RING) this.ring.shift();
     try {
-      writeSync(this.fd, line + '\n');
+      if (!(this.quiet && level === 'info')) writeSync(this.fd, line + '\n');
     } catch {
       /* console gone: the ring and listeners still have the line */
     }

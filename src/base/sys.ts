@@ -104,6 +104,15 @@ export interface Sys {
   /** execve now (used by `metainit reexec`): clears FD_CLOEXEC on 0–2 and keepFds first.
    *  Only returns by throwing. */
   execve(path: string, argv: string[], envp: string[], keepFds: number[]): never;
+  /**
+   * Start `path` in its own process group of our session (not a new session, unlike node's
+   * detached spawn), signals at their defaults, fds 0–2 kept, in `cwd`; with `foreground` and a
+   * terminal on stdin it gets the terminal's foreground. Returns the pid (not a libuv child: its
+   * exit comes from the reaper). A failing execve/chdir throws with the errno name as `code`.
+   */
+  spawnGroup(path: string, argv: string[], envp: string[], cwd: string | null, foreground: boolean): number;
+  /** sigaction(signum, SIG_IGN) */
+  ignoreSignal(signum: number): void;
   /** raise RLIMIT_NOFILE (soft and hard) to `want`, capped by fs.nr_open; returns the soft limit now */
   raiseNofile(want: number): number;
   /** SIGRTMIN of this libc (34 on glibc). */

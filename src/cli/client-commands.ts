@@ -129,8 +129,8 @@ const RUN: Record<string, Run> = {
   restart: job('restart'),
   reload: job('reload'),
   apply: job('apply'),
-  kill: async (client, args) => {
-    await client.call('kill', { name: args.name, signal: args.signal });
+  kill: async (client, args, flags) => {
+    await client.call('kill', { name: args.name, signal: args.signal, ...(flags.main === true ? { whom: 'main' } : {}) });
     out(`${args.name}: sent ${String(args.signal).toUpperCase()}`);
     return 0;
   },

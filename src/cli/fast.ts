@@ -7,6 +7,7 @@ import { statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { closest } from '../config/errors.js';
+import { bootWords, parseRunArgs, signalList } from './run-args.js';
 import { COMMANDS } from './spec.js';
 
 /**
@@ -27,10 +28,20 @@ function pid1Image(): string {
 export function isFastCommand(argv: string[]): boolean {
   const cmd = argv[0];
   if (cmd === undefined || argv.includes('--help') || argv.includes('-h')) return false;
+  if (cmd === 'run') return !argv.slice(1, Math.max(1, argv.indexOf('--'))).some((w) => w === '--help' || w === '-h');
   return COMMANDS[cmd]?.client === true || cmd === 'boot';
 }
 
 export async function runFast(argv: string[]): Promise<number> {
+  if (argv[0] === 'run') {
+    // `run` is `boot` with the main command in hidden flags (a re-exec keeps them)
+    const r = parseRunArgs(argv.slice(1));
+    if (typeof r === 'string') {
+      process.stderr.write(`metainit run: unable to parse arguments: ${r} (fix: metainit run [-g] [--config-dir DIR] -- CMD [ARGS…])\n`);
+      return 2;
+    }
+    argv = ['boot', ...bootWords(r)];
+  }
   const name = argv[0]!;
   const spec = COMMANDS[name]!;
   const options: Record<string, { type: 'string' | 'boolean'; short?: string }> = {};
@@ -70,8 +81,10 @@ export async function runFast(argv: string[]): Promise<number> {
     const { boot } = (await import(pid1Image())) as typeof import('../pid1/main.js');
     const i = argv.indexOf('--reexec-state');
     const bootArgs = argv.slice(1).filter((_, j) => j + 1 !== i && j + 1 !== i + 1);
+    const mainArgv = flags['main-argv'] as string | undefined;
     await boot({
-      configDir: String(flags['config-dir']),
+      configDir: mainArgv !== undefined && parsed.values['config-dir'] === undefined ? undefined : String(flags['config-dir']),
+      entry: mainArgv === undefined ? undefined : { argv: JSON.parse(mainArgv) as string[], group: flags.group === true, verbose: flags.verbose === true, stopSignals: signalList(String(flags['stop-signals'] ?? '')) },
       socket: flags.socket as string | undefined,
       container: flags.container === true,
       reexecState: flags['reexec-state'] as string | undefined,

@@ -52,9 +52,27 @@ export const COMMANDS: Record<string, CommandSpec> = {
       socket: { type: 'string', description: 'control socket to serve (default: from metainit.yaml, /run/metainit/control.sock)' },
       container: { type: 'boolean', description: 'container mode even when not in a PID namespace: SIGTERM/SIGINT stop everything and exit' },
       'reexec-state': { type: 'string', description: 'state file to re-adopt children from (set by a re-exec)', hidden: true },
+      // what `metainit run -- CMD` turns into (so that a re-exec of PID 1 runs the same entrypoint)
+      'main-argv': { type: 'string', description: 'the main command as a JSON array (metainit run)', hidden: true },
+      group: { type: 'boolean', description: "forward signals to the main command's process group", hidden: true },
+      'stop-signals': { type: 'string', description: 'signals that stop the container (metainit run)', hidden: true },
+      verbose: { type: 'boolean', description: "with --main-argv: print metainit's progress lines too", hidden: true },
     },
     client: false,
     examples: ['metainit boot --config-dir ./examples/demo --socket /tmp/metainit.sock'],
+  },
+  run: {
+    summary: 'Run CMD as the main service, as tini does (also: metainit -- CMD): signals forwarded, zombies reaped, its exit status returned',
+    args: [{ name: 'command', description: 'the main command and its arguments, after --', required: true }],
+    flags: {
+      'config-dir': { type: 'string', description: "also run this configuration directory's services (default: none)" },
+      group: { type: 'boolean', char: 'g', description: "forward signals to the main command's whole process group, not only to it" },
+      'stop-signals': { type: 'string', description: 'signals that stop the container instead of being forwarded (comma-separated; "" for none)', default: 'SIGTERM,SIGINT' },
+      socket: { type: 'string', description: 'control socket to serve (default: /run/metainit/control.sock as root, else in $XDG_RUNTIME_DIR)' },
+      verbose: { type: 'boolean', char: 'v', description: "print metainit's own progress lines too (default: only warnings and errors, on stderr)" },
+    },
+    client: false,
+    examples: ['metainit -- nginx -g "daemon off;"', 'metainit run -g -- /usr/local/bin/app --port 80', 'metainit run --config-dir /etc/metainit -- /app/server'],
   },
   status: {
     summary: 'Show the state of every service, or of one',
@@ -82,9 +100,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
   reload: control('Ask a service to re-read its own configuration (HUP, init script reload); for a native service: apply its changed file'),
   apply: control("Re-read a service's definition (native YAML file, init script header, run directory) and apply it"),
   kill: {
-    summary: 'Send a signal to a service',
+    summary: 'Send a signal to every process of a service (its process group or cgroup), or with --main to its main process only',
     args: [name, { name: 'signal', description: 'signal name, e.g. HUP, USR1, TERM', required: true }],
-    flags: { socket },
+    flags: { socket, main: { type: 'boolean', description: 'only the main process, not the rest of its process group' } },
     client: true,
   },
   logs: {

@@ -150,6 +150,13 @@ export function resolveNativeService(svc: NativeService, input: Record<string, u
     diagnostics.push(diagnostic(subject, 'shell', 'shell: true has no effect when exec is a list', 'write exec as one string to run it through /bin/sh -c, or remove shell: true', 'warning'));
   }
 
+  if (svc.foreground && (svc.user !== undefined || svc.group !== undefined)) {
+    const key = svc.user !== undefined ? 'user' : 'group';
+    return { diagnostics: [diagnostic(subject, key, `a foreground service runs as metainit itself: ${key}: cannot apply`, `remove ${key}:, or foreground: true`)] };
+  }
+  if (svc.foreground && typeof ready === 'object' && ready.fd !== undefined) {
+    return { diagnostics: [diagnostic(subject, 'ready', 'a foreground service keeps metainit\'s descriptors: ready: {fd} cannot apply', 'use ready: notify (NOTIFY_SOCKET) or remove foreground: true')] };
+  }
   const def: ResolvedNativeService = { ...rest, ready, restart: restart ?? (svc.oneshot ? 'never' : 'always'), argv };
   if (readyArgv) def.readyArgv = readyArgv;
   return { def, diagnostics };

@@ -145,6 +145,12 @@ export const NativeService = z
     user: z.union([z.string(), z.number().int()]).optional(),
     group: z.union([z.string(), z.number().int()]).optional(),
     cwd: z.string().optional(),
+    /**
+     * run as a container's main command does under tini: with metainit's own stdin, stdout, stderr
+     * and environment, in its own process group of metainit's session — the terminal's foreground
+     * when there is one (^C, ^Z and job control reach it). log: does not apply.
+     */
+    foreground: z.boolean().default(false),
     stop_signal: SignalName.default('SIGTERM'),
     stop_timeout: Duration.default(10_000),
     /** sd_notify watchdog: WATCHDOG=1 expected at least this often (WATCHDOG_USEC); 0 = off */
@@ -199,6 +205,16 @@ export const GlobalConfig = z
     run_dir: z.string().default('/run/metainit'),
     /** in container mode, metainit exits with this service's exit code ("instance/name") */
     main: z.string().optional(),
+    /** with a main service (container or supervisor mode): which signals to PID 1 stop the container; every other one is forwarded to main */
+    main_signals: z
+      .object({
+        /** these stop the container: main first (with this very signal, unless it has a stop_signal of its own), then the rest */
+        stop: z.array(SignalName).default(['SIGTERM', 'SIGINT']),
+        /** forward to main's whole process group (tini -g), not only to its pid */
+        group: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
     /** when re-executed images keep crashing (pid1/crash-loop.ts): what PID 1 becomes instead */
     fallback: z
       .object({

@@ -18,7 +18,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { join, resolve } from 'node:path';
-import type { AdapterEvent, DependencyView, DepState } from '../adapters/adapter.js';
+import type { AdapterEvent, DependencyView, DepState, KillWhom } from '../adapters/adapter.js';
 import { NO_CHILD_WATCH, type ChildWatch } from '../supervisor/reaper.js';
 import { watchConfig, type ConfigWatch } from './config-watch.js';
 import { decideStageRoles, loadStage2, type InstanceFile, type LoadedInstance, type StageEnv } from './pipeline.js';
@@ -33,6 +33,7 @@ import { lsbHookPlan, policyRcDHolders, policyRcDNames, removePolicyRcD, writePo
 import { resolveRef, type Ref } from '../supervisor/graph.js';
 import type { RootHooks } from '../supervisor/sandbox.js';
 import type { Mode } from '../base/mode.js';
+import type { EntrySpec } from '../config/entry.js';
 import { DEFAULT_KINDS, isFailed, isReady, type ServiceStatus } from '../base/states.js';
 
 export interface Instance extends LoadedInstance {
@@ -73,13 +74,16 @@ export class Manager {
   private readonly ownMountNamespace: boolean;
   private readonly mode: Mode;
   private readonly reaper: ChildWatch;
+  /** the main command of `metainit -- CMD` (configDir '' when it came without a directory) */
+  readonly entry: EntrySpec | undefined;
 
   constructor(
     readonly configDir: string,
     private readonly sys: Sys,
     private readonly log: Logger,
-    opts: { ownMountNamespace?: boolean; reaper?: ChildWatch; mode?: Mode } = {},
+    opts: { ownMountNamespace?: boolean; reaper?: ChildWatch; mode?: Mode; entry?: EntrySpec } = {},
   ) {
+    this.entry = opts.entry;
     this.ownMountNamespace = opts.ownMountNamespace ?? false;
     this.mode = opts.mode ?? 'supervisor';
     this.reaper = opts.reaper ?? NO_CHILD_WATCH;
@@ -91,7 +95,7 @@ export class Manager {
   /** Load global config, instances and each adapter's own config, and decide the roles (pipeline.ts). Never throws for bad input. */
   async load(): Promise<void> {
     const env: StageEnv = { sys: this.sys, log: this.log, reaper: this.reaper, rootHooks: this.rootHooks, deps: this.depView, emit: (ev) => this.onAdapterEvent(ev), live: true, mode: this.mode };
-    const stage = await loadStage2(this.configDir, env);
+    const stage = await loadStage2(this.configDir, env, { entry: this.entry });
     this.global = stage.global;
     this.instances = stage.instances.map((i) => ({ ...i, started: false }));
     this.files = stage.files;
@@ -306,9 +310,10 @@ export class Manager {
     return inst.adapter.applyService(service);
   }
 
-  async kill(name: string, signal: string): Promise<void> {
+  /** `all`: the service's processes (its process group, its cgroup); `main`: its main process only */
+  async kill(name: string, signal: string, whom: KillWhom = 'all'): Promise<void> {
     const { inst, service } = this.resolve(name);
-    await inst.adapter.killService(service, signal);
+    await inst.adapter.killService(service, signal, whom);
   }
 
   async logs(name: string, n: number): Promise<string[]> {

@@ -22,8 +22,9 @@ import type { AdapterEvent } from '../base/events.js';
 import type { Sys } from '../base/sys.js';
 import { quietLogger, type Diagnostic, type Logger } from '../base/types.js';
 import type { Adapter, DependencyView, InstancePeer } from '../adapters/adapter.js';
-import { loadGlobal, loadInstances, type InstanceConfig } from '../config/loader.js';
-import type { GlobalConfig } from '../config/schema.js';
+import { ENTRY_FILE, ENTRY_INSTANCE, entryService, type EntrySpec } from '../config/entry.js';
+import { loadGlobal, loadInstances, type InstanceConfig, type NativeServiceEntry } from '../config/loader.js';
+import { GlobalConfig } from '../config/schema.js';
 import { decideForConfig } from '../roles/decide.js';
 import type { RoleDecision } from '../roles/registry.js';
 import { NO_CHILD_WATCH, type ChildWatch } from '../supervisor/reaper.js';
@@ -107,11 +108,44 @@ export function decideStageRoles(global: GlobalConfig, dir: string, instances: R
   return decideForConfig(global, join(dir, 'metainit.yaml'), claims, instances.map((i) => i.name), unholdable);
 }
 
-/** load → claims → decide for `dir`. Never throws for bad configuration. */
-export async function loadStage2(dir: string, env: StageEnv, opts: { includeDisabled?: boolean } = {}): Promise<Stage2> {
-  const root = resolve(dir);
-  const g = loadGlobal(root);
-  const defs = loadInstances(root, knownKinds());
+/**
+ * The global configuration of `metainit -- CMD` without a configuration directory: the defaults
+ * as PID 1 of a container. Not PID 1 (a command run under metainit on a host), the runtime files
+ * go to a directory of this process's own — /run/metainit/run-PID as root, else under
+ * $XDG_RUNTIME_DIR (or /tmp) — so that any number of them run side by side.
+ */
+export function commandOnlyGlobal(mode: Mode | undefined, pid = process.pid): GlobalConfig {
+  const g = GlobalConfig.parse({});
+  if (mode !== 'supervisor') return g;
+  const uid = process.getuid?.() ?? 0;
+  const base = uid === 0 ? '/run/metainit' : join(process.env.XDG_RUNTIME_DIR || `/tmp/metainit-${uid}`, 'metainit');
+  const runDir = join(base, `run-${pid}`);
+  return { ...g, run_dir: runDir, log_dir: join(runDir, 'log'), socket: join(runDir, 'control.sock') };
+}
+
+/**
+ * The entrypoint's main command as instance `main` (config/entry.ts); `global.main` names it.
+ * A configuration that has an instance of that name keeps it, and the command is refused.
+ */
+async function entryInstance(spec: EntrySpec, global: GlobalConfig, dir: string, taken: boolean, env: StageEnv): Promise<{ instance?: LoadedInstance; diagnostics: Diagnostic[] }> {
+  const subject = { file: ENTRY_FILE, what: 'the main command' };
+  if (taken) return { diagnostics: [{ level: 'error', file: join(dir, 'adapters.d', `${ENTRY_INSTANCE}.yaml`), key: '', message: `${ENTRY_INSTANCE}: unable to run the main command: the configuration has an instance named ${ENTRY_INSTANCE} (fix: rename adapters.d/${ENTRY_INSTANCE}.yaml)` }] };
+  const svc = entryService(spec);
+  if (typeof svc === 'string') return { diagnostics: [{ level: 'error', file: subject.file, key: '', message: `main: unable to run ${JSON.stringify(spec.argv)}: ${svc}` }] };
+  global.main = `${ENTRY_INSTANCE}/${svc.name}`;
+  const config = { adapter: 'native', root: '/', after: [] as string[], enabled: true };
+  return createInstance(dir, global, ENTRY_INSTANCE, ENTRY_FILE, config, env, [], new Map([[svc.name, svc.entry]]));
+}
+
+/**
+ * load → claims → decide for `dir`. Never throws for bad configuration. With `entry` the main
+ * command of `metainit -- CMD` is one more instance; `dir` '' then means no directory at all.
+ */
+export async function loadStage2(dir: string, env: StageEnv, opts: { includeDisabled?: boolean; entry?: EntrySpec } = {}): Promise<Stage2> {
+  const none = dir === '' && opts.entry !== undefined;
+  const root = none ? '' : resolve(dir);
+  const g = none ? { config: commandOnlyGlobal(env.mode), diagnostics: [] } : loadGlobal(root);
+  const defs = none ? { instances: [], diagnostics: [] } : loadInstances(root, knownKinds());
   const diagnostics = [...g.diagnostics, ...defs.diagnostics];
   const instances: LoadedInstance[] = [];
   const disabled: LoadedInstance[] = [];
@@ -125,6 +159,12 @@ export async function loadStage2(dir: string, env: StageEnv, opts: { includeDisa
     // an instance whose own file does not load (its keys, its init missing from its root) is not run
     const unusable = loaded.diagnostics.some((d) => d.level === 'error' && d.file === def.file);
     if (loaded.instance && !unusable) (enabled ? instances : disabled).push(loaded.instance);
+  }
+  if (opts.entry) {
+    if (g.config.main !== undefined) diagnostics.push({ level: 'warning', file: join(root, 'metainit.yaml'), key: 'main', message: `main: ${g.config.main} gives way to the command line's main command (fix: drop main: from metainit.yaml, or the command)` });
+    const e = await entryInstance(opts.entry, g.config, root, defs.instances.some((d) => d.name === ENTRY_INSTANCE), env);
+    diagnostics.push(...e.diagnostics);
+    if (e.instance) instances.push(e.instance);
   }
   const files = defs.instances.map((d) => ({ name: d.name, kind: d.config.adapter, file: d.file, enabled: d.config.enabled !== false, after: d.config.after }));
   const roles = decideStageRoles(g.config, root, instances);
@@ -141,6 +181,7 @@ async function createInstance(
   config: InstanceConfig,
   env: StageEnv,
   peers: readonly InstancePeer[],
+  inlineServices?: ReadonlyMap<string, NativeServiceEntry>,
 ): Promise<{ instance?: LoadedInstance; diagnostics: Diagnostic[] }> {
   try {
     const factory = await adapterFactory(config.adapter);
@@ -161,6 +202,7 @@ async function createInstance(
       mode: env.mode ?? 'supervisor',
       peers,
       emit: (ev) => env.emit(ev),
+      ...(inlineServices ? { inlineServices } : {}),
     });
     const diagnostics = await adapter.load();
     return { instance: { name, file, kind: config.adapter, after: config.after, root: config.root, adapter }, diagnostics };

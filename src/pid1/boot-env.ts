@@ -15,6 +15,7 @@
 import { existsSync, readFileSync, readlinkSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { log } from '../base/log.js';
+import type { EntrySpec } from '../config/entry.js';
 import { detectMode, type Mode } from '../base/mode.js';
 import { MS, realSys, type Sys } from '../base/sys.js';
 import type { Manager } from '../manager/manager.js';
@@ -25,7 +26,10 @@ import { collectFds, readState, writeState, type SavedState } from './state-file
 import { installSurvival, type Survival } from './survive.js';
 
 export interface BootOptions {
-  configDir: string;
+  /** the configuration directory; none for `metainit -- CMD` alone */
+  configDir: string | undefined;
+  /** the main command of `metainit -- CMD` / `metainit run` */
+  entry?: EntrySpec | undefined;
   socket?: string | undefined;
   container?: boolean | undefined;
   /** set by a re-exec: state file to re-adopt children from */

@@ -51,10 +51,11 @@ export function fallbackFor(times: readonly number[], cfg: GlobalConfig['fallbac
  * and become the fallback (never returns then). The configuration is read only here, and a
  * broken one means the defaults.
  */
-export async function crashLoopGuard(configDir: string, machine: boolean, sys: Pick<Sys, 'execve'>, log: Logger): Promise<void> {
+export async function crashLoopGuard(configDir: string | undefined, machine: boolean, sys: Pick<Sys, 'execve'>, log: Logger): Promise<void> {
   if (process.env[REEXEC_ENV] !== 'crash') return;
   const { loadGlobal } = await import('../config/loader.js');
-  const cfg = loadGlobal(configDir).config.fallback;
+  const { GlobalConfig } = await import('../config/schema.js');
+  const cfg = (configDir === undefined ? GlobalConfig.parse({}) : loadGlobal(configDir).config).fallback;
   const times = crashTimes(process.env, Date.now(), cfg.within);
   const action = fallbackFor(times, cfg, machine);
   if (!action) return;

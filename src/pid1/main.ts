@@ -5,17 +5,20 @@
  *   1. find the mode (machine / container / supervisor), install the survival net (uncaught
  *      errors logged, process.exit neutralised, fatal signals re-exec us) and the orphan reaper
  *   2. stage 1 — early set-up, machine mode only, skipped after a re-exec
- *   3. stage 2 — load the config, start the instances (re-adopting children after a re-exec)
+ *   3. stage 2 — load the config (with `metainit -- CMD`, the command as service main/NAME)
  *   4. serve the control API
- *   5. wait for a shutdown request (signal, API call, or the container's main service ending)
- *   6. stage 3 — stop the instances in reverse order
- *   7. stage 4 — end every remaining process, unmount (machine), reboot(2) / exit
+ *   5. listen for signals (forwarded to the main service, if any) and shutdown requests, then
+ *      start the instances (re-adopting children after a re-exec)
+ *   6. wait for a shutdown request (signal, API call, or the container's main service ending)
+ *   7. stage 3 — stop main first (if any), then the instances in reverse order
+ *   8. stage 4 — end every remaining process, unmount (machine), reboot(2) / exit
  *
  * Each step is one call; the pieces live beside this file: boot-env.ts (mode, net, reaper),
  * state-file.ts, shutdown-latch.ts, main-service.ts, stage1.ts, signals.ts, shutdown.ts.
  */
 process.on('SIGUSR1', () => {}); // replaced by the real table below; never let the inspector start
 
+import { rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { log } from '../base/log.js';
 import type { Event } from '../base/events.js';
@@ -26,7 +29,7 @@ import { startApi, type ApiHandle } from '../services-api/handler.js';
 import { sharedLogger, stopSharedLogger } from '../supervisor/logger-process.js';
 import { bootEnv, type BootOptions } from './boot-env.js';
 import { crashLoopGuard } from './crash-loop.js';
-import { mainExitCode, watchMain } from './main-service.js';
+import { mainExitCode, mainSignals, stopMainFirst, watchMain } from './main-service.js';
 import { finalKill, finish, unmountAll } from './shutdown.js';
 import { shutdownLatch } from './shutdown-latch.js';
 import { listenSignals } from './signals.js';
@@ -37,7 +40,13 @@ export type { BootOptions } from './boot-env.js';
 
 export async function boot(opts: BootOptions): Promise<never> {
   // 0. an image started by a crash: in a crash loop, the fallback takes PID 1 over (crash-loop.ts)
-  await crashLoopGuard(resolve(opts.configDir), detectMode({ container: opts.container }) === 'machine', realSys(), log);
+  // the entrypoint's stdout is its command's: metainit speaks on stderr, and only of problems
+  if (opts.entry) {
+    log.setFd(2);
+    log.setQuiet(opts.entry.verbose !== true);
+  }
+  const configDir = opts.configDir === undefined ? undefined : resolve(opts.configDir);
+  await crashLoopGuard(configDir, detectMode({ container: opts.container }) === 'machine', realSys(), log);
   // 1. mode, survival net, reaper
   const env = bootEnv(opts);
   const { sys, mode, survival, reaper, adopted } = env;
@@ -48,7 +57,7 @@ export async function boot(opts: BootOptions): Promise<never> {
 
   // 3. stage 2 (the logger process that moves native services' output starts with the first one)
   sharedLogger(sys, { warn: (m) => log.warn(m) });
-  const manager = new Manager(resolve(opts.configDir), sys, log, { ownMountNamespace: mode !== 'supervisor', reaper, mode });
+  const manager = new Manager(configDir ?? '', sys, log, { ownMountNamespace: mode !== 'supervisor', reaper, mode, entry: opts.entry });
   env.attach(manager);
   await manager.load();
   if (opts.socket) manager.global.socket = opts.socket;
@@ -69,30 +78,37 @@ export async function boot(opts: BootOptions): Promise<never> {
     log.error(`control: unable to serve API on ${manager.global.socket}: ${(e as Error).message}`);
     return undefined;
   });
-  await manager.start(adopted?.adapters);
-
-  // 5. wait
+  // 5. signals and the other shutdown requests — before anything is spawned, so that none is lost
+  const mainId = manager.global.main;
+  // with a main service, signals go to it (tini): the stop signals stop the container, main first
+  let stopSignal: string | undefined;
+  const main = mainId && mode !== 'machine' ? mainSignals(manager, mainId, opts.entry, log) : undefined;
   listenSignals(mode, sys, (action, signal) => {
+    if (action === 'exit') stopSignal ??= signal;
     if (action !== 'sync') return latch.request(action, signal);
     log.info(`${signal}: re-reading configuration`);
     void manager.sync().then((d) => log.info(`sync: done, ${d.length} problem(s)`));
-  });
+  }, main);
   manager.events.on('event', (ev: Event) => ev.type === 'shutdown' && latch.request(ev.kind, ev.why));
-  const mainId = manager.global.main;
-  if (mainId && mode !== 'machine') manager.events.on('event', watchMain(mainId, () => latch.request('exit', `main service ${mainId} ended`)));
+  if (mainId && mode !== 'machine') watchMain(manager, mainId, () => latch.request('exit', `main service ${mainId} ended`));
+  await manager.start(adopted?.adapters);
+
+  // 6. wait
+
   const { kind, why } = await latch.requested;
   log.info(`${why}: shutting down (${kind})`);
 
-  // 6. stage 3
+  // 7. stage 3
   const g = manager.global;
   const deadline = Date.now() + g.shutdown.timeout;
+  if (main) await stopMainFirst(manager, mainId!, opts.entry ? stopSignal : undefined, deadline, opts.entry?.group);
   await manager.stopAll(deadline);
   const exitCode = mainId ? mainExitCode(manager.list().find((s) => s.id === mainId)) : 0;
   await api?.close();
   // the logger files the services' last lines; a stuck one is killed (≤ 3 s, at least 0.5 s)
   await stopSharedLogger(Math.min(Date.now() + 3000, Math.max(deadline, Date.now() + 500)));
 
-  // 7. stage 4
+  // 8. stage 4
   await finalKill(mode, sys, log, g.shutdown.grace);
   if (mode === 'machine') await unmountAll(mode, sys, log);
   finish(kind, mode, sys, log);
@@ -101,6 +117,8 @@ export async function boot(opts: BootOptions): Promise<never> {
     log.error('stage 4: the system is halted; power it off by hand');
     return new Promise<never>(() => {});
   }
+  // a command run on a host without a configuration leaves no runtime directory behind
+  if (opts.entry && !configDir && mode === 'supervisor') rmSync(g.run_dir, { recursive: true, force: true });
   log.info(`exiting with code ${exitCode}`);
   return survival.allowExit(exitCode);
 }

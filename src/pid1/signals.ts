@@ -9,6 +9,12 @@
  *                   of the `main` service if one is configured); SIGRTMIN+5 / SIGUSR1 / SIGUSR2 as
  *                   in machine mode but ending only this namespace; SIGHUP sync.
  *   supervisor:     as container.
+ *   with a main service (container and supervisor mode, `metainit -- CMD` or `main:`), as tini
+ *                   does: every signal a user can send is forwarded to main (to its process group
+ *                   with `group`), except the stop signals (default SIGTERM, SIGINT), which stop
+ *                   the container. SIGTTIN/SIGTTOU are ignored: PID 1 is not the terminal's
+ *                   foreground once main is. Not forwarded: KILL/STOP (cannot be caught), the
+ *                   faults (SEGV, BUS, ILL, FPE, ABRT, TRAP, SYS), CHLD and PIPE (PID 1's own).
  * SIGUSR1 always has a listener: without one Node would start its inspector.
  * Real-time signals go through the addon (libuv signal watchers): Node's process.on never fires
  * for them.
@@ -33,8 +39,45 @@ export function signalTable(mode: Mode): Record<string, SignalAction> {
   return { ...common, SIGTERM: 'exit', SIGINT: 'exit', 'RTMIN+3': 'exit', 'RTMIN+4': 'exit' };
 }
 
-/** Install listeners for every signal of the table; returns a function removing them. */
-export function listenSignals(mode: Mode, sys: Sys, onAction: (action: SignalAction, signal: string) => void): () => void {
+/** the standard signals a main service is sent when PID 1 gets them (plus every real-time one) */
+export const FORWARDED = [
+  'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2', 'SIGALRM', 'SIGTERM', 'SIGSTKFLT', 'SIGCONT', 'SIGTSTP',
+  'SIGURG', 'SIGXCPU', 'SIGXFSZ', 'SIGVTALRM', 'SIGPROF', 'SIGWINCH', 'SIGIO', 'SIGPWR',
+] as const;
+
+/** With a main service: which signals stop the container, and where the others go. */
+export interface MainSignals {
+  /** canonical names (SIGTERM, SIGRTMIN+3) */
+  stop: readonly string[];
+  forward(signal: string): void;
+}
+
+/** Number of the real-time signals this libc leaves to programs (SIGRTMIN … SIGRTMAX). */
+const RT_COUNT = 31;
+
+/** The table of a container with a main service: stop signals → exit, the rest → forward. */
+function listenMain(sys: Sys, main: MainSignals, onAction: (action: SignalAction, signal: string) => void): () => void {
+  const stops: Array<() => void> = [];
+  const route = (sig: string): void => (main.stop.includes(sig) ? onAction('exit', sig) : main.forward(sig));
+  for (const sig of FORWARDED) {
+    const handler = (): void => route(sig);
+    process.on(sig, handler);
+    stops.push(() => process.off(sig, handler));
+  }
+  for (let i = 0; i < RT_COUNT && sys.SIGRTMIN + i <= 64; i++) {
+    const name = i === 0 ? 'SIGRTMIN' : `SIGRTMIN+${i}`;
+    stops.push(sys.signal(sys.SIGRTMIN + i, () => route(name)));
+  }
+  for (const sig of [21, 22]) sys.ignoreSignal(sig); // SIGTTIN, SIGTTOU
+  return () => stops.forEach((s) => s());
+}
+
+/**
+ * Install listeners for every signal of the table (or, with `main` outside machine mode, the
+ * forwarding table); returns a function removing them.
+ */
+export function listenSignals(mode: Mode, sys: Sys, onAction: (action: SignalAction, signal: string) => void, main?: MainSignals): () => void {
+  if (main && mode !== 'machine') return listenMain(sys, main, onAction);
   const stops: Array<() => void> = [];
   for (const [sig, action] of Object.entries(signalTable(mode))) {
     if (sig.startsWith('RTMIN+')) {

@@ -110,7 +110,7 @@ function methods(manager: Manager, hooks: ApiHooks, version: string): Calls {
     apply: (p) => definitionJob(manager, () => manager.apply(name(p)), name(p)),
     sync: () => manager.sync(),
     kill: async (p) => {
-      await manager.kill(name(p), p.signal as string);
+      await manager.kill(name(p), p.signal as string, p.whom === 'main' ? 'main' : 'all');
       return { ok: true };
     },
     logs: (p) => manager.logs(name(p), p.lines as number),

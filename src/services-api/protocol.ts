@@ -77,7 +77,7 @@ export const Params = {
   /** re-read the configuration of every instance */
   sync: NoParams,
   /** signal: a name with or without SIG ("HUP", "SIGUSR1"); normalised to "SIGHUP" */
-  kill: z.object({ name: Name, signal: SignalName }).strict(),
+  kill: z.object({ name: Name, signal: SignalName, whom: z.enum(['all', 'main']).optional() }).strict(),
   /** the last `lines` lines; with follow the connection then receives that service's `log` events */
   logs: z
     .object({

@@ -20,7 +20,7 @@
  * of PID 1, which is no longer a libuv child — from the reaper's watch (adoptRun).
  */
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
-import { statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { signalName, signalNumber } from '../base/signames.js';
 import type { Sys } from '../base/sys.js';
@@ -75,9 +75,12 @@ export function describeExit(st: ExitStatus): string {
 
 /** The program cannot be run; `reason` reads `exec: /usr/bin/x: not found`. */
 export class ExecError extends Error {
+  /** the shell's exit status for it: 127 not found, 126 found but not runnable */
+  readonly status: 126 | 127;
   constructor(readonly reason: string) {
     super(reason);
     this.name = 'ExecError';
+    this.status = /not found/.test(reason) ? 127 : 126;
   }
 }
 
@@ -168,6 +171,21 @@ export function signalRun(pid: number, sig: string, group = false): boolean {
   }
 }
 
+/**
+ * What is left of a run's process group once its process has ended (a background child, a
+ * forgotten helper): TERM and CONT now, KILL after `graceMs` if anything is still there — as
+ * systemd treats a unit's remaining processes. The KILL is skipped once the group's id names a
+ * living process again (a reused pid leads a new, unrelated group).
+ */
+export function endLeftovers(pgid: number, graceMs: number): void {
+  if (!signalRun(pgid, 'SIGTERM', true)) return; // the group is empty
+  signalRun(pgid, 'SIGCONT', true); // a stopped process gets to handle the TERM
+  const timer = setTimeout(() => {
+    if (!existsSync(`/proc/${pgid}`)) signalRun(pgid, 'SIGKILL', true);
+  }, graceMs);
+  timer.unref();
+}
+
 /** A Run whose end is reported by whoever calls `end()` (ChildProcess events or the reaper). */
 class RunHandle implements Run {
   private ended: ExitStatus | undefined;
@@ -236,6 +254,42 @@ export function spawnRun(spec: RunSpec, sys: Pick<Sys, 'cloexecFrom'>): Run {
     }
   });
   return run;
+}
+
+/** A run in the foreground (schema.ts `foreground:`): metainit's stdio, environment and terminal. */
+export interface ForegroundSpec {
+  argv: string[];
+  /** working directory (default: metainit's own) */
+  cwd?: string | undefined;
+  /** the service's own variables, on top of metainit's environment */
+  environ?: Record<string, string> | undefined;
+  notifySocket?: string | undefined;
+}
+
+/** errno names of a failing execve that mean "found, but not runnable" (exit 126) vs not found (127) */
+const NOT_FOUND = new Set(['ENOENT', 'ENOTDIR', 'ELOOP', 'ENAMETOOLONG']);
+
+/**
+ * Launch a foreground run with sys.spawnGroup (own process group in metainit's session, the
+ * terminal's foreground). It is not a libuv child: its end comes from the reaper's `watch`.
+ * Throws ExecError when the program cannot be found or executed (status 127 / 126).
+ */
+export function spawnForeground(spec: ForegroundSpec, sys: Pick<Sys, 'cloexecFrom' | 'spawnGroup'>, watch?: WatchPid): Run {
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (v !== undefined && k !== 'NOTIFY_SOCKET') env[k] = v;
+  Object.assign(env, spec.environ ?? {});
+  if (spec.notifySocket !== undefined) env.NOTIFY_SOCKET = spec.notifySocket;
+  const program = resolveProgram(spec.argv[0]!, '/', env.PATH ?? DEFAULT_PATH);
+  sys.cloexecFrom([]);
+  let pid: number;
+  try {
+    pid = sys.spawnGroup(program, spec.argv, Object.entries(env).map(([k, v]) => `${k}=${v}`), spec.cwd ?? null, true);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    const what = err.message.startsWith('chdir') ? `cwd: ${spec.cwd}` : `exec: ${program}`;
+    throw new ExecError(`${what}: ${NOT_FOUND.has(err.code ?? '') ? 'not found' : err.message.replace(/^\w+: /, '').toLowerCase()}`);
+  }
+  return adoptRun(pid, Date.now(), watch);
 }
 
 /**

@@ -32,7 +32,7 @@ import type { ServiceStatus } from '../../src/base/states.js';
 /** the repository (this file runs as dist/test/ns/harness.js) */
 export const REPO = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 export const CASES = join(REPO, 'test/ns/cases');
-const RUN_JS = join(REPO, 'bin/run.js');
+export const RUN_JS = join(REPO, 'bin/run.js');
 /** test/ns/helpers, copied into every scratch directory: /run/test/helpers inside */
 const HELPERS = join(REPO, 'test/ns/helpers');
 
@@ -129,7 +129,7 @@ process.on('exit', () => {
 });
 
 /** The environment every node we start gets: the caller's, without NODE_EXTRA_CA_CERTS. */
-function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...process.env, ...extra, NO_COLOR: '1' };
   delete env.NODE_EXTRA_CA_CERTS;
   delete env.METAINIT_SOCKET;
@@ -199,7 +199,7 @@ export function descendants(root: number, procs = hostProcs()): HostProc[] {
 }
 
 /** Children of a process, from every thread's children list. */
-function childrenOf(pid: number): number[] {
+export function childrenOf(pid: number): number[] {
   const out: number[] = [];
   try {
     for (const tid of readdirSync(`/proc/${pid}/task`)) {

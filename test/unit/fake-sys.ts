@@ -31,6 +31,8 @@ const METHODS = {
   armCrashExec: true,
   execve: true,
   raiseNofile: true,
+  spawnGroup: true,
+  ignoreSignal: true,
 } as const satisfies Record<Method, true>;
 
 export interface FakeCall {

@@ -26,6 +26,8 @@ export interface ServiceHost {
   depState(ref: string): DepState;
   /** the reaper's watch for pids that are not libuv children (adopted after a re-exec) */
   watchPid?: WatchPid | undefined;
+  /** the reaper's watch for a child of ours that is not a libuv child (a foreground run) */
+  watchChild: WatchPid;
 }
 
 /** What survives a re-exec of PID 1 (see NativeAdapter.snapshot). */

@@ -29,7 +29,7 @@ import { VETO_REASON, vetoError } from '../../roles/registry.js';
 import { serviceGraph, type DepGraph } from '../../supervisor/graph.js';
 import { sharedLogger } from '../../supervisor/logger-process.js';
 import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
-import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim, SyncOptions } from '../adapter.js';
+import type { Adapter, AdapterContext, KillWhom, AdapterFactory, InstancePlan, RoleClaim, SyncOptions } from '../adapter.js';
 import type { ServiceHost, ServiceSnapshot } from './host.js';
 import { Service } from './service.js';
 
@@ -60,8 +60,10 @@ export class NativeAdapter implements Adapter {
   /** services a sync({hold}) found, started by releaseHeld() */
   private readonly held: Service[] = [];
   private readonly raw = new Map<string, string>();
-  /** set by load() once the instance file is valid */
+  /** set by load() once the instance file is valid: the services directory (none for inline services) */
   private servicesDir: string | undefined;
+  /** how the services are read (the directory, or the inline ones); set by load() */
+  private scan: (() => { services: Map<string, NativeServiceEntry>; diagnostics: Diagnostic[] }) | undefined;
   private readonly host: ServiceHost;
   private started = false;
   private stopping = false;
@@ -78,6 +80,7 @@ export class NativeAdapter implements Adapter {
       logDir: ctx.logDir,
       sys: ctx.sys,
       log: ctx.log,
+      watchChild: (pid, cb) => ctx.reaper.watch(pid, cb),
       emit: (ev) => ctx.emit(ev),
       depState: (ref) => ctx.deps.state(ref, ctx.instance),
     };
@@ -86,10 +89,16 @@ export class NativeAdapter implements Adapter {
   // ------------------------------------------------------------------------------ loading
 
   async load(): Promise<Diagnostic[]> {
-    const v = validate(NativeInstance, this.ctx.config, instanceSubject(this.ctx));
-    if (v.value === undefined) return v.diagnostics;
-    this.servicesDir = resolve(this.ctx.configDir, v.value.services);
-    const { services, diagnostics } = loadNativeServices(this.servicesDir, this.instance);
+    const inline = this.ctx.inlineServices;
+    if (inline) {
+      this.scan = () => ({ services: new Map(inline), diagnostics: [] });
+    } else {
+      const v = validate(NativeInstance, this.ctx.config, instanceSubject(this.ctx));
+      if (v.value === undefined) return v.diagnostics;
+      const dir = (this.servicesDir = resolve(this.ctx.configDir, v.value.services));
+      this.scan = () => loadNativeServices(dir, this.instance);
+    }
+    const { services, diagnostics } = this.scan();
     for (const [name, entry] of services) this.add(name, entry);
     this.markCycles();
     return diagnostics;
@@ -182,8 +191,8 @@ export class NativeAdapter implements Adapter {
     s.start(true);
   }
 
-  async killService(name: string, signal: string): Promise<void> {
-    this.get(name, 'kill').kill(signal);
+  async killService(name: string, signal: string, whom: KillWhom = 'all'): Promise<void> {
+    this.get(name, 'kill').kill(signal, whom);
   }
 
   status(name: string): ServiceStatus | undefined {
@@ -207,8 +216,8 @@ export class NativeAdapter implements Adapter {
 
   /** Re-scan the directory: new → scheduled, deleted → stopped and removed, changed → stored. */
   async sync(opts: SyncOptions = {}): Promise<Diagnostic[]> {
-    if (this.servicesDir === undefined) return this.load();
-    const { services, diagnostics } = loadNativeServices(this.servicesDir, this.instance);
+    if (this.scan === undefined) return this.load();
+    const { services, diagnostics } = this.scan();
     const broken = this.brokenNames(diagnostics);
     const fresh: Service[] = [];
     for (const [name, entry] of services) {
@@ -247,8 +256,8 @@ export class NativeAdapter implements Adapter {
   /** Re-read one service's file and apply it; a live service is restarted with the new definition. */
   async applyService(name: string, verb = 'apply'): Promise<Diagnostic[]> {
     const svc = this.get(name, verb);
-    if (this.servicesDir === undefined) return []; // no service exists before load() succeeds
-    const { services, diagnostics } = loadNativeServices(this.servicesDir, this.instance);
+    if (this.scan === undefined) return []; // no service exists before load() succeeds
+    const { services, diagnostics } = this.scan();
     const mine = diagnostics.filter((d) => d.service === svc.id);
     const entry = services.get(name);
     if (!entry) {

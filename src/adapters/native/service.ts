@@ -36,7 +36,7 @@ import { Backoff } from '../../supervisor/backoff.js';
 import { sharedLogger } from '../../supervisor/logger-process.js';
 import { LogSink } from '../../supervisor/logsink.js';
 import { readProc } from '../../supervisor/proctree.js';
-import { adoptRun, describeExit, ExecError, signalRun, spawnRun, type ExitStatus, type Run } from '../../supervisor/process.js';
+import { adoptRun, describeExit, endLeftovers, ExecError, signalRun, spawnForeground, spawnRun, type ExitStatus, type Run } from '../../supervisor/process.js';
 import { Readiness, readySpec } from '../../supervisor/readiness.js';
 import { refName, sinkOptions, type RestartPolicy, type ServiceHost, type ServiceSnapshot } from './host.js';
 import { ServiceNotify } from './notify.js';
@@ -170,8 +170,12 @@ export class Service {
   }
 
   /** send a signal to the running process (what happens next is up to its exit) */
-  kill(signal: string): void {
-    if (!this.run || !signalRun(this.run.pid, signal)) throw new Error(`${this.id}: unable to kill: not running`);
+  /** `all`: the run's process group (what it started too); `main`: its process only */
+  kill(signal: string, whom: 'all' | 'main' = 'all'): void {
+    if (!this.run) throw new Error(`${this.id}: unable to kill: not running`);
+    // a MAINPID= process adopted from a forking daemon may lead no group: then it alone
+    const sent = (whom === 'all' && signalRun(this.run.pid, signal, true)) || signalRun(this.run.pid, signal);
+    if (!sent) throw new Error(`${this.id}: unable to kill: not running`);
   }
 
   /** block (cycle) or veto (roles) the service: it is shown as such and does not start */
@@ -320,10 +324,15 @@ export class Service {
   private spawn(): void {
     let run: Run;
     try {
-      this.sink ??= LogSink.open(this.host.sys, sinkOptions(this.host, this.name, this.def));
-      this.sink.reopen(this.host.sys); // a oneshot's pipes are released between runs
-      run = this.launch(this.def.argv, this.sink);
+      if (this.def.foreground) run = this.launchForeground();
+      else {
+        this.sink ??= LogSink.open(this.host.sys, sinkOptions(this.host, this.name, this.def));
+        this.sink.reopen(this.host.sys); // a oneshot's pipes are released between runs
+        run = this.launch(this.def.argv, this.sink);
+      }
     } catch (e) {
+      // a program that cannot run ends as a shell would say it: 127 not found, 126 not runnable
+      if (e instanceof ExecError) this.lastExit = { code: e.status, signal: null };
       const why = e instanceof ExecError ? e.reason : (e as Error).message;
       return TRANSIENT.test(why) ? this.retryLater(why) : this.set('error', why);
     }
@@ -356,6 +365,14 @@ export class Service {
     return spawnRun({ argv, root, cwd, user, group, environ: env, stdout, stderr, ...prep }, sys);
   }
 
+  /** the foreground run: metainit's stdio, environment and terminal (no log pipes) */
+  private launchForeground(): Run {
+    if (this.host.root !== '/') throw new ExecError(`foreground: the instance runs in ${this.host.root}; a foreground service runs in metainit's own root`);
+    const { notifySocket } = this.readiness.prepare();
+    const environ = this.def.watchdog > 0 ? { ...this.def.environ, WATCHDOG_USEC: String(this.def.watchdog * 1000) } : this.def.environ;
+    return spawnForeground({ argv: this.def.argv, cwd: this.def.cwd, environ, notifySocket }, this.host.sys, this.host.watchChild);
+  }
+
   private attach(run: Run): void {
     this.run = run;
     this.runStart = readProc(run.pid)?.start;
@@ -382,8 +399,8 @@ export class Service {
     const pid = this.run?.pid;
     const fired = this.notify.runEnded();
     const startedAt = this.detach(exit);
-    // a long-running service's leftovers (its process group) go with it, before any respawn
-    if (pid !== undefined && !this.def.oneshot) signalRun(pid, 'SIGKILL', true);
+    // a long-running service's leftovers (its process group) go with it: TERM, KILL after stop_timeout
+    if (pid !== undefined && !this.def.oneshot) endLeftovers(pid, this.def.stop_timeout);
     const why = fired ? `${fired}, ${describeExit(exit)}` : describeExit(exit);
     if (exit.error) return TRANSIENT.test(exit.error) ? this.retryLater(why) : this.set('error', why);
     const failed = exit.code !== 0;
@@ -453,7 +470,7 @@ export class Service {
     const pid = this.run?.pid;
     this.detach(exit);
     this.clearTimers();
-    if (pid !== undefined) signalRun(pid, 'SIGKILL', true); // leftovers of its process group
+    if (pid !== undefined) endLeftovers(pid, Math.max(0, Math.min(this.def.stop_timeout, this.stopCap))); // leftovers of its process group
     const abort = this.abortReason;
     this.abortReason = undefined;
     if (abort) {

@@ -48,7 +48,7 @@ import { roleOfService } from '../../roles/known-services.js';
 import { VETO_REASON, vetoError } from '../../roles/registry.js';
 import { hostPath } from '../../supervisor/rootfs.js';
 import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
-import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim } from '../adapter.js';
+import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, KillWhom, RoleClaim } from '../adapter.js';
 import { MANAGER_IFACE, PROPS_IFACE, SystemdBus, type BusSignal } from './bus.js';
 import { ConsoleLog } from './console-log.js';
 import { JOB_WORDS, JobTracker } from './jobs.js';
@@ -370,11 +370,11 @@ export class SystemdAdapter implements Adapter {
     return [];
   }
 
-  async killService(name: string, sig: string): Promise<void> {
+  async killService(name: string, sig: string, whom: KillWhom = 'all'): Promise<void> {
     const bus = this.ready(name, `send ${sig}`);
     const n = signalNumber(sig);
     if (n === undefined) throw new Error(`${this.id(name)}: unable to send ${sig}: not a signal (fix: e.g. SIGHUP)`);
-    await bus.manager('KillUnit', 'ssi', [name, 'all', n]).catch((e: unknown) => {
+    await bus.manager('KillUnit', 'ssi', [name, whom, n]).catch((e: unknown) => {
       throw new Error(`${this.id(name)}: unable to send ${sig}: ${(e as Error).message}`);
     });
   }
