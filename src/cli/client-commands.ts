@@ -21,8 +21,10 @@ interface StatusResult {
   services: ServiceStatus[];
 }
 interface JobResult {
-  result: 'done' | 'failed' | 'timeout' | 'canceled' | 'dependency';
+  result: 'done' | 'failed' | 'timeout' | 'canceled' | 'dependency' | 'queued';
   status: ServiceStatus;
+  blocked_by?: string[];
+  waited?: number;
 }
 
 const out = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : s + '\n');
@@ -70,16 +72,57 @@ function isState(which: 'active' | 'failed'): Run {
   };
 }
 
+/** "30" → 30 s, "500ms", "10s", "2m", "1h" → ms; undefined when it is no duration */
+export function parseDuration(text: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
+  if (!m) return undefined;
+  return Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h']);
+}
+
+/** "12 s", "3 min 5 s", "850 ms" */
+export function humanDuration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min${s % 60 ? ` ${s % 60} s` : ''}`;
+  return `${Math.floor(m / 60)} h${m % 60 ? ` ${m % 60} min` : ''}`;
+}
+
+/** the line a job ends with: what happened, where the service is, what it waits for and since when */
+function jobLine(verb: string, res: JobResult, color: boolean): string {
+  const st = res.status;
+  const id = st.id;
+  if (res.result === 'dependency' && res.blocked_by?.length) {
+    const deps = res.blocked_by.join(', ');
+    const one = res.blocked_by.length === 1;
+    return `${id}: unable to ${verb}: ${one ? 'its dependency' : 'its dependencies'} ${deps} ${one ? 'is' : 'are'} stopped and nothing will start ${one ? 'it' : 'them'} (fix: metainit start ${res.blocked_by[0]}, or metainit ${verb} --with-deps ${id})`;
+  }
+  const pending = st.state === 'waiting' || st.state === 'starting' || st.state === 'stopping';
+  const why = st.reason ? ` (${st.reason}${pending ? ` for ${humanDuration(Date.now() - st.since)}` : ''})` : pending ? ` (for ${humanDuration(Date.now() - st.since)})` : '';
+  const after = res.result === 'timeout' && res.waited !== undefined ? ` after ${humanDuration(res.waited)}` : '';
+  const tail = res.result === 'timeout' ? ' — the job goes on' : '';
+  return `${id}: ${verb} ${res.result}${after}, now ${paintState(st.state, color)}${why}${tail}`;
+}
+
 /** start, stop, restart, reload, apply: one job on one service */
 function job(verb: string): Run {
   return async (client, args, flags, color) => {
-    const res = (await client.call(verb, { name: args.name })) as JobResult;
-    if (flags.json) out(JSON.stringify(res, null, 2));
-    else {
-      const why = res.status.reason ? ` (${res.status.reason})` : '';
-      out(`${res.status.id}: ${verb} ${res.result}, now ${paintState(res.status.state, color)}${why}`);
+    const params: Record<string, unknown> = { name: args.name };
+    if (flags['no-block'] === true) params.no_block = true;
+    if (flags['with-deps'] === true) params.with_deps = true;
+    if (typeof flags.timeout === 'string') {
+      const ms = parseDuration(flags.timeout);
+      if (ms === undefined) {
+        err(`metainit ${verb}: unable to parse --timeout: "${flags.timeout}" is not a duration (fix: 30, 500ms, 10s, 2m)`);
+        return EXIT.usage;
+      }
+      params.timeout = ms;
     }
-    return res.result === 'done' ? 0 : 1;
+    const res = (await client.call(verb, params)) as JobResult;
+    if (flags.json) out(JSON.stringify(res, null, 2));
+    else (res.result === 'done' || res.result === 'queued' ? out : err)(jobLine(verb, res, color));
+    return res.result === 'done' || res.result === 'queued' ? 0 : 1;
   };
 }
 

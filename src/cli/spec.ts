@@ -39,6 +39,17 @@ const name: ArgSpec = { name: 'name', description: 'service, as instance/service
 function control(summary: string): CommandSpec {
   return { summary, args: [name], flags: { socket, json }, client: true };
 }
+/** start, stop, restart: jobs that wait for their outcome */
+function job(summary: string, deps: boolean): CommandSpec {
+  const flags: Record<string, FlagSpec> = {
+    socket,
+    json,
+    'no-block': { type: 'boolean', description: 'ask and return at once, without waiting for the outcome' },
+    timeout: { type: 'string', description: 'how long to wait for the outcome: 30 (seconds), 500ms, 2m (default 30s)' },
+  };
+  if (deps) flags['with-deps'] = { type: 'boolean', description: 'start its stopped dependencies first (without it, a stopped dependency fails the start at once)' };
+  return { summary, args: [name], flags, client: true, examples: [`metainit ${summary.split(' ')[0]!.toLowerCase()} native/web${deps ? ' --with-deps' : ''} --timeout 10s`] };
+}
 function power(summary: string): CommandSpec {
   return { summary, args: [], flags: { socket }, client: true };
 }
@@ -94,9 +105,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
     flags: { socket },
     client: true,
   },
-  start: control('Start a service and wait until it is ready'),
-  stop: control('Stop a service and wait until it has stopped'),
-  restart: control('Restart a service and wait until it is ready again'),
+  start: job('Start a service and wait until it is ready (a stopped dependency fails it at once, naming it)', true),
+  stop: job('Stop a service and wait until it has stopped', false),
+  restart: job('Restart a service and wait until it is ready again', true),
   reload: control('Ask a service to re-read its own configuration (HUP, init script reload); for a native service: apply its changed file'),
   apply: control("Re-read a service's definition (native YAML file, init script header, run directory) and apply it"),
   kill: {

@@ -245,6 +245,33 @@ export class Manager {
     return 'pending';
   }
 
+  /**
+   * The dependencies of service `id` (its `after:`, roles through their holder) that nothing is
+   * going to start: stopped (or failed) with their target down. A start of `id` would wait for
+   * them for ever, so a job names them instead (or starts them first: `start --with-deps`).
+   * With `deep`, their own such dependencies too, deepest first.
+   */
+  stoppedDeps(id: string, deep = false, seen = new Set<string>()): ServiceStatus[] {
+    const st = this.status(id)[0];
+    if (!st) return [];
+    seen.add(st.id);
+    const out: ServiceStatus[] = [];
+    for (const ref of st.after) {
+      let r = this.classify(ref, st.instance);
+      if ('role' in r) {
+        const holder = this.roleHolder(r.role);
+        if (!holder) continue;
+        r = this.classify(holder, st.instance);
+      }
+      if (!('id' in r) || seen.has(r.id)) continue;
+      const dep = this.statuses.get(r.id) ?? this.list().find((s) => s.id === r.id);
+      if (!dep || dep.target !== 'down' || !(dep.state === 'stopped' || isFailed(dep.state))) continue;
+      if (deep) out.push(...this.stoppedDeps(dep.id, true, seen));
+      out.push(dep);
+    }
+    return out;
+  }
+
   /** An instance is ready once started and none of its wanted services is still on its way up. */
   private instanceState(i: Instance): DepState {
     if (!i.started) return 'pending';

@@ -55,13 +55,37 @@ function one(manager: Manager, name: string): ServiceStatus {
   return st;
 }
 
-/** start / stop / restart: ask, then wait for the outcome in the event stream (or JOB_TIMEOUT_MS). */
-async function runJob(manager: Manager, job: Job, name: string): Promise<JobResult> {
+interface JobOptions {
+  /** ms to wait for the outcome (default JOB_TIMEOUT_MS) */
+  timeout?: number | undefined;
+  /** ask, answer `queued` at once */
+  no_block?: boolean | undefined;
+  /** start: start the stopped dependencies first (else the job fails at once naming them) */
+  with_deps?: boolean | undefined;
+}
+
+/**
+ * start / stop / restart: ask, then wait for the outcome in the event stream (or the timeout).
+ * A start whose dependencies are stopped — nothing would ever start them — answers `dependency`
+ * at once, naming them, unless `with_deps` starts them first.
+ */
+async function runJob(manager: Manager, job: Job, name: string, opts: JobOptions = {}): Promise<JobResult> {
+  const t0 = Date.now();
   const before = one(manager, name);
+  if (job !== 'stop') {
+    const stopped = manager.stoppedDeps(before.id, opts.with_deps === true);
+    if (stopped.length > 0 && !opts.with_deps) return { result: 'dependency', status: before, blocked_by: stopped.map((s) => s.id), waited: 0 };
+    for (const dep of stopped) await manager.control('start', dep.id);
+  }
+  if (opts.no_block) {
+    await manager.control(job, name);
+    return { result: 'queued', status: one(manager, before.id), waited: Date.now() - t0 };
+  }
+  const timeoutMs = opts.timeout ?? JOB_TIMEOUT_MS;
   let armed = false; // a restart passes through stopped/down on its way: judge only once control() returned
   let finish: ((result: JobResult['result']) => void) | undefined;
   const done = new Promise<JobResult>((resolve) => {
-    const timer = setTimeout(() => finish?.('timeout'), JOB_TIMEOUT_MS);
+    const timer = setTimeout(() => finish?.('timeout'), timeoutMs);
     const onEvent = (ev: ManagerEvent): void => {
       if (!armed || ev.type !== 'state' || ev.status.id !== before.id) return;
       const outcome = jobOutcome(job, ev.status, before.since);
@@ -71,7 +95,7 @@ async function runJob(manager: Manager, job: Job, name: string): Promise<JobResu
       clearTimeout(timer);
       manager.events.off('event', onEvent);
       finish = undefined;
-      resolve({ result, status: one(manager, before.id) });
+      resolve({ result, status: one(manager, before.id), waited: Date.now() - t0 });
     };
     manager.events.on('event', onEvent);
   });
@@ -103,9 +127,9 @@ function methods(manager: Manager, hooks: ApiHooks, version: string): Calls {
       // one service by name whatever its kind; the whole list shows services and oneshots unless all
       services: manager.status(p.name as string | undefined).filter((s) => p.name !== undefined || p.all === true || DEFAULT_KINDS.includes(s.kind)),
     }),
-    start: (p) => runJob(manager, 'start', name(p)),
-    stop: (p) => runJob(manager, 'stop', name(p)),
-    restart: (p) => runJob(manager, 'restart', name(p)),
+    start: (p) => runJob(manager, 'start', name(p), p as JobOptions),
+    stop: (p) => runJob(manager, 'stop', name(p), p as JobOptions),
+    restart: (p) => runJob(manager, 'restart', name(p), p as JobOptions),
     reload: (p) => definitionJob(manager, () => manager.reload(name(p)), name(p)),
     apply: (p) => definitionJob(manager, () => manager.apply(name(p)), name(p)),
     sync: () => manager.sync(),

@@ -62,14 +62,23 @@ export type Method = z.infer<typeof Method>;
 const Name = z.string().min(1);
 const NoParams = z.object({}).strict();
 const ByName = z.object({ name: Name }).strict();
+/** a job: how long to wait for its outcome (ms), or not at all; a start may start stopped dependencies first */
+const JobParams = z
+  .object({
+    name: Name,
+    timeout: z.number().int().min(0).max(86_400_000).optional(),
+    no_block: z.boolean().optional(),
+    with_deps: z.boolean().optional(),
+  })
+  .strict();
 
 /** Params of each method. Every object is strict: an unknown key is a bad-params error. */
 export const Params = {
   /** one service, or every service when name is left out */
   status: z.object({ name: Name.optional(), all: z.boolean().optional() }).strict(),
-  start: ByName,
-  stop: ByName,
-  restart: ByName,
+  start: JobParams,
+  stop: JobParams,
+  restart: JobParams,
   /** apply the changed definition file of one service */
   reload: ByName,
   /** metainit re-reads the service's definition file and applies it */
@@ -121,11 +130,16 @@ export const StatusResult = z.object({ manager: ManagerSummary, services: z.arra
 export type StatusResult = z.infer<typeof StatusResult>;
 
 /** How a job ended: done, failed (service error), timeout, dependency (a dependency failed), canceled. */
-export const JobOutcome = z.enum(['done', 'failed', 'timeout', 'dependency', 'canceled']);
+/** queued: asked with no_block, not waited for */
+export const JobOutcome = z.enum(['done', 'failed', 'timeout', 'dependency', 'canceled', 'queued']);
 export const JobResult = z.object({
   result: JobOutcome,
   /** the service's status once the job ended */
   status: ServiceStatus,
+  /** result dependency: the dependencies that are stopped and that nothing will start */
+  blocked_by: z.array(z.string()).optional(),
+  /** how long the job was waited for (ms) */
+  waited: z.number().optional(),
   /** reload: problems found in the changed file */
   diagnostics: z.array(Diagnostic).optional(),
 });

@@ -99,6 +99,20 @@ export class Readiness {
   }
 
   /** What the next run needs: NOTIFY_SOCKET (path as the child sees it) and/or the readiness fd. */
+  /** what a starting run waits for, in words ("waiting for READY=1"); undefined for spawn */
+  waitsFor(): string | undefined {
+    switch (this.spec.kind) {
+      case 'notify':
+        return 'waiting for READY=1 on $NOTIFY_SOCKET';
+      case 'fd':
+        return `waiting for a line on fd ${this.spec.fd}`;
+      case 'test':
+        return `waiting for ${this.spec.argv.join(' ')} to pass`;
+      default:
+        return undefined;
+    }
+  }
+
   prepare(): { notifySocket?: string; readyFd?: number } {
     if (this.spec.kind === 'fd') return { readyFd: this.spec.fd };
     if (this.spec.kind !== 'notify') return {};

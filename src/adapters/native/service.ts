@@ -338,7 +338,7 @@ export class Service {
     }
     this.attach(run);
     this.notify.newRun();
-    this.set('starting', undefined);
+    this.set('starting', this.def.oneshot ? undefined : this.readiness.waitsFor());
     if (this.def.oneshot) return;
     this.watchReadiness(run);
   }
