@@ -136,6 +136,8 @@ export interface Adapter {
   list(): ServiceStatus[];
   /** one service, without building the whole list; undefined when there is no such service */
   status(name: string): ServiceStatus | undefined;
+  /** where a service is defined (its file) and what it runs, as far as the adapter knows */
+  describe?(name: string): { file?: string | undefined; command?: string[] | undefined };
   startService(name: string): Promise<void>;
   stopService(name: string): Promise<void>;
   restartService(name: string): Promise<void>;

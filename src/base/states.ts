@@ -97,5 +97,7 @@ export const ServiceStatus = z.object({
   after: z.array(z.string()),
   /** last exit: code or signal name */
   lastExit: z.object({ code: z.number().nullable(), signal: z.string().nullable() }).optional(),
+  /** its definition changed on disk since the running one was read: `metainit apply NAME` applies it */
+  changed: z.boolean().optional(),
 });
 export type ServiceStatus = z.infer<typeof ServiceStatus>;

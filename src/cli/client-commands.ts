@@ -11,7 +11,8 @@
 import { connect, defaultSocket } from '../services-api/client.js';
 import type { ServiceStatus } from '../base/states.js';
 import type { RoleRow } from '../roles/registry.js';
-import { formatRoleTable, paint, paintState, statusTable, useColor } from './format.js';
+import { detailView, isExactName, pick, statusList, type Detail, type Problem } from './status-view.js';
+import { formatRoleTable, paint, paintState, useColor } from './format.js';
 
 type Flags = Record<string, string | number | boolean | undefined>;
 type Args = Record<string, string | undefined>;
@@ -19,6 +20,7 @@ type Args = Record<string, string | undefined>;
 interface StatusResult {
   manager: { pid: number; mode: string; uptime: number; reaped: number; version: string };
   services: ServiceStatus[];
+  problems?: Problem[];
 }
 interface JobResult {
   result: 'done' | 'failed' | 'timeout' | 'canceled' | 'dependency' | 'queued';
@@ -46,19 +48,38 @@ function activeWord(state: string): string {
 }
 
 type Client = Awaited<ReturnType<typeof connect>>;
-type Run = (client: Client, args: Args, flags: Flags, color: boolean) => Promise<number>;
+/** one client command; `rest` holds the positionals beyond the declared arguments (status NAME…) */
+type Run = (client: Client, args: Args, flags: Flags, color: boolean, rest: string[]) => Promise<number>;
 
-async function status(client: Client, args: Args, flags: Flags, color: boolean): Promise<number> {
-  const params = { ...(args.name ? { name: args.name } : {}), ...(flags.all ? { all: true } : {}) };
-  const res = (await client.call('status', params)) as StatusResult;
-  if (flags.json) out(JSON.stringify(res, null, 2));
+/**
+ * status [NAME…] [--state LIST]: one exact NAME → the detail view (exit 0 active, 3 not, 4 none);
+ * several, `instance/`, globs or --state → the table filtered (0 when every picked service is
+ * active, 3 when not, 4 when nothing matched); nothing → the whole table with bad-config rows.
+ */
+async function status(client: Client, args: Args, flags: Flags, color: boolean, rest: string[]): Promise<number> {
+  const patterns = [args.name, ...rest].filter((n): n is string => !!n);
+  const states = typeof flags.state === 'string' ? flags.state.split(',').map((s) => s.trim()).filter(Boolean) : [];
+  if (patterns.length === 1 && isExactName(patterns[0]!) && states.length === 0) {
+    const res = (await client.call('status', { name: patterns[0] })) as StatusResult;
+    if (flags.json) out(JSON.stringify(res, null, 2));
+    else out(detailView((await client.call('describe', { name: patterns[0], lines: 10 })) as Detail, color));
+    return res.services.some((s) => ACTIVE.has(s.state)) ? EXIT.ok : EXIT.notRunning;
+  }
+  const res = (await client.call('status', flags.all ? { all: true } : {})) as StatusResult;
+  const services = pick(res.services, patterns, states);
+  const problems = pick(res.problems ?? [], patterns, states);
+  if (flags.json) out(JSON.stringify({ ...res, services, problems }, null, 2));
   else {
     const m = res.manager;
     out(`${paint('metainit', 'bold', color)} pid ${m.pid}, ${m.mode} mode, up ${Math.round(m.uptime / 1000)}s, ${m.reaped} orphan(s) reaped`);
-    out(statusTable(res.services, color));
+    out(statusList(services, problems, color));
   }
-  if (!args.name) return EXIT.ok;
-  return res.services.some((s) => ACTIVE.has(s.state)) ? EXIT.ok : EXIT.notRunning;
+  if (patterns.length === 0 && states.length === 0) return EXIT.ok;
+  if (services.length === 0 && problems.length === 0) {
+    if (!flags.json) err(`metainit status: no service matches ${[...patterns, ...states.map((s) => `--state ${s}`)].join(' ')} (fix: see metainit status)`);
+    return EXIT.noSuchService;
+  }
+  return problems.length === 0 && services.every((s) => ACTIVE.has(s.state)) ? EXIT.ok : EXIT.notRunning;
 }
 
 /** is-active / is-failed NAME: one word on stdout, the answer in the exit code (for scripts) */
@@ -141,11 +162,20 @@ async function logs(client: Client, args: Args, flags: Flags): Promise<number> {
   return 0;
 }
 
+/** sync: what was added, removed and changed, then the problems found */
 async function sync(client: Client, _args: Args, flags: Flags, color: boolean): Promise<number> {
-  const diags = (await client.call('sync', {})) as Array<{ level: string; message: string }>;
-  if (flags.json) out(JSON.stringify(diags, null, 2));
-  else if (diags.length === 0) out('sync: configuration re-read, no problems');
-  else for (const d of diags) out(`${d.level === 'error' ? paint('error', 'red', color) : paint('warning', 'yellow', color)}: ${d.message}`);
+  const res = (await client.call('sync', {})) as { added: string[]; removed: string[]; changed: string[]; diagnostics: Array<{ level: string; message: string }> };
+  const diags = res.diagnostics;
+  if (flags.json) out(JSON.stringify(res, null, 2));
+  else {
+    const parts = [
+      res.added.length ? `added ${res.added.join(', ')}` : '',
+      res.removed.length ? `removed ${res.removed.join(', ')}` : '',
+      res.changed.length ? `changed ${res.changed.join(', ')} (run metainit apply NAME to use the new definition)` : '',
+    ].filter(Boolean);
+    out(`sync: configuration re-read: ${parts.length ? parts.join('; ') : 'nothing added, removed or changed'}; ${diags.length === 0 ? 'no problems' : `${diags.length} problem(s):`}`);
+    for (const d of diags) out(`${d.level === 'error' ? paint('error', 'red', color) : paint('warning', 'yellow', color)}: ${d.message}`);
+  }
   return diags.some((d) => d.level === 'error') ? 1 : 0;
 }
 
@@ -186,7 +216,7 @@ const RUN: Record<string, Run> = {
   reexec: power('reexec'),
 };
 
-export async function runClientCommand(name: string, args: Args, flags: Flags): Promise<number> {
+export async function runClientCommand(name: string, args: Args, flags: Flags, rest: string[] = []): Promise<number> {
   const run = RUN[name];
   if (!run) {
     err(`metainit: unable to run ${name}: not a client command`);
@@ -207,7 +237,7 @@ export async function runClientCommand(name: string, args: Args, flags: Flags): 
     return EXIT.unreachable;
   }
   try {
-    return await run(client, args, flags, color);
+    return await run(client, args, flags, color, rest);
   } catch (e) {
     const message = (e as Error).message;
     err(message);

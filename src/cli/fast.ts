@@ -56,7 +56,8 @@ export async function runFast(argv: string[]): Promise<number> {
     return 2;
   }
   const missing = spec.args.filter((a, i) => a.required && parsed.positionals[i] === undefined);
-  if (missing.length > 0 || parsed.positionals.length > spec.args.length) {
+  const variadic = spec.args.at(-1)?.variadic === true;
+  if (missing.length > 0 || (!variadic && parsed.positionals.length > spec.args.length)) {
     const usage = spec.args.map((a) => (a.required ? a.name.toUpperCase() : `[${a.name.toUpperCase()}]`)).join(' ');
     process.stderr.write(`metainit ${name}: unable to parse arguments: expected ${usage || 'no arguments'} (fix: metainit ${name} ${usage})\n`);
     return 2;
@@ -94,7 +95,7 @@ export async function runFast(argv: string[]): Promise<number> {
   }
   const args = Object.fromEntries(spec.args.map((a, i) => [a.name, parsed.positionals[i]]));
   const { runClientCommand } = await import('./client-commands.js');
-  return runClientCommand(name, args, flags);
+  return runClientCommand(name, args, flags, parsed.positionals.slice(spec.args.length));
 }
 
 export function isKnownCommand(cmd: string | undefined): boolean {

@@ -20,6 +20,8 @@ export interface ArgSpec {
   name: string;
   description: string;
   required: boolean;
+  /** the last argument may be given several times (status NAME…) */
+  variadic?: boolean;
 }
 
 export interface CommandSpec {
@@ -86,11 +88,16 @@ export const COMMANDS: Record<string, CommandSpec> = {
     examples: ['metainit -- nginx -g "daemon off;"', 'metainit run -g -- /usr/local/bin/app --port 80', 'metainit run --config-dir /etc/metainit -- /app/server'],
   },
   status: {
-    summary: 'Show the state of every service, or of one',
-    args: [{ ...name, required: false }],
-    flags: { socket, json, all: { type: 'boolean', char: 'a', description: 'every kind of unit (sockets, timers, targets …), not only services and oneshots' } },
+    summary: 'Show every service as a table (with files that failed to load), or one in detail; filter by names, instance/, globs and --state',
+    args: [{ name: 'name', description: 'one service (detail view), or several names, instance/ prefixes and globs (a filtered table)', required: false, variadic: true }],
+    flags: {
+      socket,
+      json,
+      all: { type: 'boolean', char: 'a', description: 'every kind of unit (sockets, timers, targets …), not only services and oneshots' },
+      state: { type: 'string', description: 'only services in these states (comma-separated: running,error,bad-config …)' },
+    },
     client: true,
-    examples: ['metainit status', 'metainit status --all', 'metainit status native/redis --json'],
+    examples: ['metainit status', 'metainit status native/redis', 'metainit status native/ --state error', "metainit status 'systemd/*.service' runit/", 'metainit status --all --json'],
   },
   'is-active': {
     summary: 'Print active, activating, failed … for a service; exit 0 when it is active, 3 when not, 4 when there is no such service',

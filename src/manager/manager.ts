@@ -31,6 +31,7 @@ import { grantId, holderOf, type RoleDecision } from '../roles/registry.js';
 import { lsbHookScript, removeLsbHook, writeLsbHook } from './lsb-hook.js';
 import { lsbHookPlan, policyRcDHolders, policyRcDNames, removePolicyRcD, writePolicyRcD } from './policy-rc-d.js';
 import { resolveRef, type Ref } from '../supervisor/graph.js';
+import { processTree, type TreeProc } from '../supervisor/proctree.js';
 import type { RootHooks } from '../supervisor/sandbox.js';
 import type { Mode } from '../base/mode.js';
 import type { EntrySpec } from '../config/entry.js';
@@ -43,6 +44,20 @@ export interface Instance extends LoadedInstance {
 
 /** Everything on the manager's event stream (adapters' events plus the reaper's orphans). */
 export type ManagerEvent = Event;
+
+/** `status NAME`: the detail view's data */
+export interface ServiceDetail {
+  status: ServiceStatus;
+  /** the instance's adapter kind */
+  kind: string;
+  /** the definition: a native YAML file, an init script, a run directory, a unit (or the instance file) */
+  file: string;
+  command?: string[];
+  /** services whose after: names this one */
+  dependents: string[];
+  processes: TreeProc[];
+  log: string[];
+}
 
 export class Manager {
   readonly events = new EventEmitter();
@@ -74,6 +89,8 @@ export class Manager {
   private readonly ownMountNamespace: boolean;
   private readonly mode: Mode;
   private readonly reaper: ChildWatch;
+  /** what the last load or sync found wrong (status shows files that failed to load) */
+  private lastDiagnostics: Diagnostic[] = [];
   /** the main command of `metainit -- CMD` (configDir '' when it came without a directory) */
   readonly entry: EntrySpec | undefined;
 
@@ -100,6 +117,7 @@ export class Manager {
     this.instances = stage.instances.map((i) => ({ ...i, started: false }));
     this.files = stage.files;
     this.diagnostics = stage.diagnostics;
+    this.lastDiagnostics = stage.diagnostics;
     this.roles = stage.roles;
     for (const d of this.diagnostics) (d.level === 'error' ? this.log.error : this.log.warn).call(this.log, d.message);
   }
@@ -325,6 +343,57 @@ export class Manager {
     else await inst.adapter.restartService(service);
   }
 
+  /**
+   * Everything `status NAME` shows: the status, where the service is defined and what it runs,
+   * who depends on it, its processes, its last log lines.
+   */
+  async describe(name: string, logLines = 10): Promise<ServiceDetail> {
+    const { inst, service } = this.resolve(name);
+    const st = inst.adapter.status(service)!;
+    const d = inst.adapter.describe?.(service) ?? {};
+    const plan = inst.adapter.plan();
+    const file = d.file ?? ('services' in plan ? plan.services.find((s) => s.name === service)?.file : undefined) ?? inst.file;
+    const dependents = this.list()
+      .filter((s) => s.id !== st.id && s.after.some((ref) => this.refersTo(ref, s.instance, st.id)))
+      .map((s) => s.id);
+    const processes = st.pid !== undefined ? processTree(st.pid) : [];
+    const command = d.command ?? (processes[0] ? processes[0].command.split(' ') : undefined);
+    const log = await this.logs(st.id, logLines).catch(() => [] as string[]);
+    return { status: st, kind: inst.kind, file, ...(command ? { command } : {}), dependents, processes, log };
+  }
+
+  /** does `ref` (an after: entry of a service of `from`) name service `id`, directly or as a role's holder? */
+  private refersTo(ref: string, from: string, id: string): boolean {
+    const r = this.classify(ref, from);
+    if ('role' in r) return this.roleHolder(r.role) === id;
+    return 'id' in r && r.id === id;
+  }
+
+  /** definitions that failed to load (errors naming a service that is not there): status shows them as bad-config rows */
+  problems(): Array<{ id: string; file: string; message: string }> {
+    const present = new Set(this.list().map((s) => s.id));
+    const out = new Map<string, { id: string; file: string; message: string }>();
+    for (const d of this.lastDiagnostics) {
+      if (d.level !== 'error' || !d.service || present.has(d.service) || out.has(d.service)) continue;
+      out.set(d.service, { id: d.service, file: d.file, message: d.message });
+    }
+    return [...out.values()];
+  }
+
+  /** `metainit sync`: re-read, and say what was added, removed and changed */
+  async syncReport(): Promise<{ added: string[]; removed: string[]; changed: string[]; diagnostics: Diagnostic[] }> {
+    const before = new Map(this.list().map((s) => [s.id, s]));
+    const diagnostics = await this.sync();
+    const after = this.list();
+    const now = new Set(after.map((s) => s.id));
+    return {
+      added: after.filter((s) => !before.has(s.id)).map((s) => s.id),
+      removed: [...before.keys()].filter((id) => !now.has(id)),
+      changed: after.filter((s) => s.changed && !before.get(s.id)?.changed).map((s) => s.id),
+      diagnostics,
+    };
+  }
+
   /** The service re-reads its own configuration (native: its changed file is applied). */
   async reload(name: string): Promise<Diagnostic[]> {
     const { inst, service } = this.resolve(name);
@@ -382,6 +451,7 @@ export class Manager {
     }
     out.push(...this.redecideRoles());
     for (const i of this.instances) i.adapter.releaseHeld?.();
+    this.lastDiagnostics = out;
     for (const d of out) (d.level === 'error' ? this.log.error : this.log.warn).call(this.log, d.message);
     return out;
   }

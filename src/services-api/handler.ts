@@ -126,13 +126,15 @@ function methods(manager: Manager, hooks: ApiHooks, version: string): Calls {
       manager: { pid: process.pid, mode: hooks.mode, uptime: Date.now() - hooks.startedAt, reaped: hooks.reaped(), version },
       // one service by name whatever its kind; the whole list shows services and oneshots unless all
       services: manager.status(p.name as string | undefined).filter((s) => p.name !== undefined || p.all === true || DEFAULT_KINDS.includes(s.kind)),
+      ...(p.name === undefined ? { problems: manager.problems() } : {}),
     }),
     start: (p) => runJob(manager, 'start', name(p), p as JobOptions),
     stop: (p) => runJob(manager, 'stop', name(p), p as JobOptions),
     restart: (p) => runJob(manager, 'restart', name(p), p as JobOptions),
     reload: (p) => definitionJob(manager, () => manager.reload(name(p)), name(p)),
     apply: (p) => definitionJob(manager, () => manager.apply(name(p)), name(p)),
-    sync: () => manager.sync(),
+    sync: () => manager.syncReport(),
+    describe: (p) => manager.describe(name(p), (p.lines as number | undefined) ?? 10),
     kill: async (p) => {
       await manager.kill(name(p), p.signal as string, p.whom === 'main' ? 'main' : 'all');
       return { ok: true };

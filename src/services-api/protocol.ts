@@ -55,6 +55,7 @@ export const Method = z.enum([
   'reexec',
   'roles',
   'check',
+  'describe',
 ]);
 export type Method = z.infer<typeof Method>;
 
@@ -108,6 +109,8 @@ export const Params = {
   roles: NoParams,
   /** check the configuration directory without applying it */
   check: NoParams,
+  /** status NAME's detail view, with the last `lines` log lines */
+  describe: z.object({ name: Name, lines: z.number().int().min(0).max(1000).optional() }).strict(),
 } satisfies { [M in Method]: z.ZodType };
 
 /** What a client writes for method M (defaults may be left out). */
@@ -126,7 +129,19 @@ export const ManagerSummary = z.object({
   reaped: z.number().int().nonnegative(),
   version: z.string(),
 });
-export const StatusResult = z.object({ manager: ManagerSummary, services: z.array(ServiceStatus) });
+/** a definition that failed to load: status shows it as a bad-config row */
+export const Problem = z.object({ id: z.string(), file: z.string(), message: z.string() });
+export const StatusResult = z.object({ manager: ManagerSummary, services: z.array(ServiceStatus), problems: z.array(Problem).optional() });
+export const DescribeResult = z.object({
+  status: ServiceStatus,
+  kind: z.string(),
+  file: z.string(),
+  command: z.array(z.string()).optional(),
+  dependents: z.array(z.string()),
+  processes: z.array(z.object({ pid: z.number().int(), depth: z.number().int(), command: z.string() })),
+  log: z.array(z.string()),
+});
+export const SyncResult = z.object({ added: z.array(z.string()), removed: z.array(z.string()), changed: z.array(z.string()), diagnostics: z.array(Diagnostic) });
 export type StatusResult = z.infer<typeof StatusResult>;
 
 /** How a job ended: done, failed (service error), timeout, dependency (a dependency failed), canceled. */
@@ -165,7 +180,7 @@ export const Results = {
   restart: JobResult,
   reload: JobResult,
   apply: JobResult,
-  sync: z.array(Diagnostic),
+  sync: SyncResult,
   kill: Ack,
   logs: z.array(z.string()),
   plan: PlanResult,
@@ -176,6 +191,7 @@ export const Results = {
   reexec: Ack,
   roles: z.array(RoleRow),
   check: z.array(Diagnostic),
+  describe: DescribeResult,
 } satisfies { [M in Method]: z.ZodType };
 export type ResultOf<M extends Method> = z.infer<(typeof Results)[M]>;
 

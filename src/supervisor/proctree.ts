@@ -134,3 +134,50 @@ export class ProcessFamily {
     return [...seen];
   }
 }
+
+/** One process of a service's tree, for `status NAME`: depth 0 is the main process. */
+export interface TreeProc {
+  pid: number;
+  depth: number;
+  command: string;
+}
+
+function cmdline(pid: number, comm: string): string {
+  try {
+    const text = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').split('\0').join(' ');
+    return text || `[${comm}]`;
+  } catch {
+    return `[${comm}]`;
+  }
+}
+
+/**
+ * The processes of a service whose main process is `pid`: its descendants and whatever else is
+ * in its process group (a child orphaned when its parent exited), main first, each under its
+ * parent. At most `max` rows.
+ */
+export function processTree(pid: number, max = 50): TreeProc[] {
+  const procs = new Map<number, Proc>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const p = readProc(Number(name));
+    if (p) procs.set(Number(name), p);
+  }
+  const root = procs.get(pid);
+  if (!root) return [];
+  const members = new Set<number>([pid]);
+  for (const [p, info] of procs) if (info.pgrp === pid) members.add(p);
+  const children = new Map<number, number[]>();
+  for (const [p, info] of procs) children.set(info.ppid, [...(children.get(info.ppid) ?? []), p]);
+  const out: TreeProc[] = [];
+  const seen = new Set<number>();
+  const walk = (p: number, depth: number): void => {
+    if (seen.has(p) || out.length >= max) return;
+    seen.add(p);
+    out.push({ pid: p, depth, command: cmdline(p, procs.get(p)?.comm ?? '?') });
+    for (const c of (children.get(p) ?? []).sort((a, b) => a - b)) walk(c, depth + 1);
+  };
+  walk(pid, 0);
+  for (const p of [...members].sort((a, b) => a - b)) if (!seen.has(p)) walk(p, 1); // orphans of the group
+  return out;
+}

@@ -195,6 +195,10 @@ export class NativeAdapter implements Adapter {
     this.get(name, 'kill').kill(signal, whom);
   }
 
+  describe(name: string): { file?: string; command?: string[] } {
+    return this.services.get(name)?.describe() ?? {};
+  }
+
   status(name: string): ServiceStatus | undefined {
     return this.services.get(name)?.status();
   }

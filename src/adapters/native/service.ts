@@ -128,7 +128,13 @@ export class Service {
       kind: this.def.oneshot ? 'oneshot' : 'service',
       after: this.def.after,
       ...(this.lastExit ? { lastExit: this.lastExit } : {}),
+      ...(this.outdated && (this.state === 'running' || this.state === 'starting') ? { changed: true } : {}),
     };
+  }
+
+  /** where the service is defined and what it runs (status NAME) */
+  describe(): { file: string; command: string[] } {
+    return { file: this.file, command: this.def.argv };
   }
 
   get current(): ServiceState {

@@ -466,7 +466,7 @@ describe('cli: fast path', () => {
 
   it('one argument too many exits 2 the same way', async () => {
     expect(await run(['stop', 'web', 'db'])).to.deep.equal({ code: 2, stderr: 'metainit stop: unable to parse arguments: expected NAME (fix: metainit stop NAME)\n' });
-    expect(await run(['status', 'web', 'db'])).to.deep.equal({ code: 2, stderr: 'metainit status: unable to parse arguments: expected [NAME] (fix: metainit status [NAME])\n' });
+    expect(await run(['kill', 'web', 'HUP', 'TERM'])).to.deep.equal({ code: 2, stderr: 'metainit kill: unable to parse arguments: expected NAME SIGNAL (fix: metainit kill NAME SIGNAL)\n' });
   });
 
   it('an unknown flag exits 2 pointing at --help', async () => {

@@ -49,6 +49,14 @@ class FakeManager {
   list(): ServiceStatus[] {
     return [...this.services.values()];
   }
+  /** dependencies a start would wait for for ever: the stopped ones with target down among `after` */
+  stoppedDeps(id: string): ServiceStatus[] {
+    const st = this.services.get(id);
+    return (st?.after ?? []).map((ref) => this.services.get(ref.includes('/') ? ref : `${st!.instance}/${ref}`)).filter((d): d is ServiceStatus => d !== undefined && d.target === 'down' && d.state === 'stopped');
+  }
+  problems(): unknown[] {
+    return [];
+  }
   /** one instance per instance name seen; native ones plan a graph of their services, others a sentence */
   get instances(): Array<{ name: string; file: string; kind: string; after: string[]; root: string; adapter: { plan(): unknown } }> {
     const names = [...new Set(this.list().map((s) => s.instance))];
@@ -195,6 +203,30 @@ describe('handler: control jobs', () => {
     const app = (await handler.call('start', { name: 'app' }, conn)) as JobResult;
     expect([web.result, web.status.reason]).to.deep.equal(['failed', 'exit code 1']);
     expect([app.result, app.status.reason]).to.deep.equal(['dependency', 'dependency failed: native/db']);
+  });
+
+  it('a start whose dependency is stopped answers dependency at once, naming it, and asks nothing', async () => {
+    const { fm, handler } = setup();
+    fm.add(st('native/db', 'stopped', { target: 'down' }));
+    fm.add(st('native/web', 'stopped', { target: 'down', after: ['db'] }));
+    const res = (await handler.call('start', { name: 'web' }, conn)) as JobResult & { blocked_by: string[] };
+    expect([res.result, res.blocked_by]).to.deep.equal(['dependency', ['native/db']]);
+    expect(fm.calls).to.deep.equal([]);
+  });
+
+  it('with_deps starts the stopped dependency first; no_block answers queued without waiting; timeout bounds the wait', async () => {
+    const { fm, handler } = setup();
+    fm.add(st('native/db', 'stopped', { target: 'down' }));
+    fm.add(st('native/web', 'stopped', { target: 'down', after: ['db'] }));
+    fm.onControl = (_, id) => fm.set(id, 'running', { target: 'up' });
+    const res = (await handler.call('start', { name: 'web', with_deps: true }, conn)) as JobResult;
+    expect(res.result).to.equal('done');
+    expect(fm.calls).to.deep.equal(['start native/db', 'start native/web']);
+    fm.onControl = (_, id) => fm.set(id, 'stopping', { target: 'down' });
+    expect(((await handler.call('stop', { name: 'web', no_block: true }, conn)) as JobResult).result).to.equal('queued');
+    const t0 = Date.now();
+    expect(((await handler.call('stop', { name: 'db', timeout: 50 }, conn)) as JobResult).result).to.equal('timeout');
+    expect(Date.now() - t0).to.be.below(2000);
   });
 
   it('start answers canceled when the service is stopped on purpose while it starts', async () => {
