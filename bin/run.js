@@ -19,6 +19,8 @@ const fast = await import('../dist/src/cli/fast.js');
 // `metainit -- CMD [ARGS…]`: the container entrypoint, as `metainit run -- CMD` (tini style)
 if (argv[0] === '--') argv = ['run', ...argv];
 if (process.pid === 1 && !fast.isKnownCommand(argv[0])) argv = ['boot'];
+// `metainit help CMD` is `metainit CMD --help`
+if (argv[0] === 'help' && argv[1] !== undefined && fast.isKnownCommand(argv[1])) argv = [argv[1], '--help'];
 // a mistyped command word ("stauts"): one line with the command meant, exit 2 (oclif would say "command not found")
 if (argv[0] !== undefined && !argv[0].startsWith('-') && !fast.isKnownCommand(argv[0]) && !['help', 'autocomplete', 'commands', 'version'].includes(argv[0])) {
   process.stderr.write(fast.unknownCommand(argv[0]) + '\n');

@@ -11,7 +11,9 @@
 import { connect, defaultSocket } from '../services-api/client.js';
 import type { ServiceStatus } from '../base/states.js';
 import type { RoleRow } from '../roles/registry.js';
-import { detailView, isExactName, pick, statusList, type Detail, type Problem } from './status-view.js';
+import { detailView, isExactName, matches, pick, statusList, type Detail, type Problem } from './status-view.js';
+import { eventLine, eventService } from './events-view.js';
+import type { Event } from '../base/events.js';
 import { formatRoleTable, paint, paintState, useColor } from './format.js';
 
 type Flags = Record<string, string | number | boolean | undefined>;
@@ -162,6 +164,32 @@ async function logs(client: Client, args: Args, flags: Flags): Promise<number> {
   return 0;
 }
 
+const EVENT_TYPES = ['state', 'orphan', 'log', 'message', 'shutdown'];
+
+/** events [NAME…] [--type LIST] [--json]: one line per event until interrupted */
+async function events(client: Client, args: Args, flags: Flags, color: boolean, rest: string[]): Promise<number> {
+  const patterns = [args.name, ...rest].filter((n): n is string => !!n);
+  const types = typeof flags.type === 'string' ? flags.type.split(',').map((t) => t.trim()).filter(Boolean) : EVENT_TYPES.filter((t) => t !== 'log');
+  const unknown = types.filter((t) => !EVENT_TYPES.includes(t));
+  if (unknown.length > 0 || types.length === 0) {
+    err(`metainit events: unable to parse --type: ${unknown.length ? `"${unknown.join(',')}" is not an event type` : 'no type given'} (fix: one or more of ${EVENT_TYPES.join(', ')})`);
+    return EXIT.usage;
+  }
+  await client.call('events', { types });
+  await new Promise<void>((resolve) => {
+    client.stream((raw) => {
+      const ev = raw as Event;
+      const id = eventService(ev);
+      if (patterns.length > 0 && (id === undefined || !patterns.some((p) => matches(p, id, id.slice(id.indexOf('/') + 1))))) return;
+      out(flags.json ? JSON.stringify(ev) : eventLine(ev, color));
+    });
+    client.onClose(resolve);
+    process.once('SIGINT', () => resolve());
+    process.once('SIGTERM', () => resolve());
+  });
+  return EXIT.ok;
+}
+
 /** sync: what was added, removed and changed, then the problems found */
 async function sync(client: Client, _args: Args, flags: Flags, color: boolean): Promise<number> {
   const res = (await client.call('sync', {})) as { added: string[]; removed: string[]; changed: string[]; diagnostics: Array<{ level: string; message: string }> };
@@ -208,6 +236,7 @@ const RUN: Record<string, Run> = {
     return 0;
   },
   logs,
+  events,
   sync,
   roles: async (client, _args, flags, color) => printRoles((await client.call('roles', {})) as RoleRow[], flags, color),
   halt: power('halt'),

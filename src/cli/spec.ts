@@ -133,6 +133,17 @@ export const COMMANDS: Record<string, CommandSpec> = {
     },
     client: true,
   },
+  events: {
+    summary: 'Follow what happens: state changes (restarts marked), orphans reaped, messages, shutdown requests, service lines with --type log',
+    args: [{ name: 'name', description: 'only events of these services (names, instance/, globs)', required: false, variadic: true }],
+    flags: {
+      socket,
+      json: { type: 'boolean', description: 'one JSON object per line' },
+      type: { type: 'string', description: 'only these types, comma-separated: state, orphan, message, shutdown, log (default: all but log)' },
+    },
+    client: true,
+    examples: ['metainit events', 'metainit events --type state native/', 'metainit events --type log,state native/web --json'],
+  },
   sync: { summary: 'Re-read the configuration: start new services, stop deleted ones', args: [], flags: { socket, json }, client: true },
   roles: {
     summary: 'Show who holds each system role and who was vetoed',

@@ -8,7 +8,8 @@ import { expect } from 'chai';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { bootNs, sleep, type Ns } from './harness.js';
+import { spawn } from 'node:child_process';
+import { bootNs, cleanEnv, metainit, RUN_JS, sleep, type Ns } from './harness.js';
 
 describe('ns: status NAME detail view, status filters, bad-config rows, sync report', function () {
   this.timeout(60_000);
@@ -20,6 +21,7 @@ describe('ns: status NAME detail view, status filters, bad-config rows, sync rep
     writeFileSync(join(dir, 'services.d/prep.yaml'), 'exec: sleep 1000\n');
     writeFileSync(join(dir, 'services.d/web.yaml'), 'exec: sh -c "echo web says hello; sleep 1000 & wait"\nafter: [prep]\n');
     writeFileSync(join(dir, 'services.d/broken.yaml'), 'exec: sleep 1\nrestrat: always\n');
+    writeFileSync(join(dir, 'services.d/crashy.yaml'), 'exec: sh -c "sleep 0.4; exit 1"\nbackoff: {initial: 200ms, max: 400ms}\n');
     ns = await bootNs({ configDir: dir });
     await ns.waitFor(async () => (await ns.service('native/web')).state === 'running', 10_000, 'web running');
   });
@@ -78,6 +80,32 @@ describe('ns: status NAME detail view, status filters, bad-config rows, sync rep
     expect((await ns.cli(['status', 'native/prep'])).stdout).to.include('changed: on disk since it started (fix: metainit apply native/prep)');
     expect((await ns.cli(['apply', 'native/prep'])).code).to.equal(0);
     expect((await ns.service('native/prep')).changed).to.equal(undefined);
+  });
+
+  it('events follows state changes with restarts marked, filtered by name and type; --json is one object per line', async () => {
+    const follow = (extra: string[]): Promise<string> =>
+      new Promise((resolve) => {
+        const c = spawn(process.execPath, [RUN_JS, 'events', '--socket', ns.sock, ...extra], { env: cleanEnv() });
+        let text = '';
+        c.stdout.on('data', (d: Buffer) => (text += d.toString()));
+        setTimeout(() => c.kill('SIGINT'), 2500);
+        c.once('exit', () => resolve(text));
+      });
+    const [plain, json] = await Promise.all([follow(['--type', 'state', 'native/crashy']), follow(['--json', 'crashy'])]);
+    expect(plain).to.match(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} state +native\/crashy starting \(pid \d+\).* -- restart \d+$/m);
+    expect(plain.split('\n').filter(Boolean).every((l) => l.includes('native/crashy'))).to.equal(true);
+    const evs = json.split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; status?: { id: string } });
+    expect(evs.length).to.be.at.least(2);
+    expect(evs.every((e) => e.type === 'state' && e.status?.id === 'native/crashy')).to.equal(true);
+    const bad = await ns.cli(['events', '--type', 'stat']);
+    expect(bad.code).to.equal(2);
+    expect(bad.stderr).to.include('"stat" is not an event type');
+  });
+
+  it('metainit help CMD is CMD --help', async () => {
+    const r = await metainit(['help', 'events']);
+    expect(r.code).to.equal(0);
+    expect(r.stdout).to.match(/USAGE\s+\$ metainit events/);
   });
 
   it('sync says what it added and removed (and --json carries the lists)', async () => {
