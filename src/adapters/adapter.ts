@@ -152,7 +152,7 @@ export interface Adapter {
    */
   killService(name: string, signal: string, whom?: KillWhom): Promise<void>;
   /** last n log lines of a service (in-memory tail; a hosted journal may answer through a child) */
-  logs(name: string, n: number): Promise<string[]>;
+  logs(name: string, n: number, opts?: { raw?: boolean }): Promise<string[]>;
   /**
    * Someone follows the live lines of a service (undefined: of every service): emit them as 'log'
    * events until the returned function is called. Adapters that always emit their (few) lines

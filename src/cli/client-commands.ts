@@ -13,6 +13,7 @@ import type { ServiceStatus } from '../base/states.js';
 import type { RoleRow } from '../roles/registry.js';
 import { detailView, isExactName, matches, pick, statusList, type Detail, type Problem } from './status-view.js';
 import { eventLine, eventService } from './events-view.js';
+import { formatLogRecord, LOG_OUTPUTS, parseLogLine, parseSince, type LogOutput, type LogRecord } from './log-lines.js';
 import type { Event } from '../base/events.js';
 import { formatRoleTable, paint, paintState, useColor } from './format.js';
 
@@ -149,14 +150,32 @@ function job(verb: string): Run {
   };
 }
 
+/** logs NAME [-n N] [-f] [-o cat|short|json] [--since WHEN] */
 async function logs(client: Client, args: Args, flags: Flags): Promise<number> {
-  const lines = (await client.call('logs', { name: args.name, lines: flags.lines ?? 50, follow: !!flags.follow })) as string[];
-  for (const l of lines) out(l);
+  const output = (typeof flags.output === 'string' ? flags.output : 'cat') as LogOutput;
+  if (!LOG_OUTPUTS.includes(output)) {
+    err(`metainit logs: unable to parse --output: "${output}" is not a format (fix: one of ${LOG_OUTPUTS.join(', ')})`);
+    return EXIT.usage;
+  }
+  const since = typeof flags.since === 'string' ? parseSince(flags.since) : undefined;
+  if (typeof flags.since === 'string' && since === undefined) {
+    err(`metainit logs: unable to parse --since: "${flags.since}" is neither a duration nor a time (fix: 10m, 2h, 21:00, 2026-12-01 21:00)`);
+    return EXIT.usage;
+  }
+  // --since looks through the whole tail, -n then bounds what is shown
+  const n = (flags.lines as number | undefined) ?? 50;
+  const raw = (await client.call('logs', { name: args.name, lines: since !== undefined ? 100_000 : n, follow: !!flags.follow, raw: true })) as string[];
+  // metainit's own log is shown as it is written (its lines carry their time already)
+  const own = (line: string): LogRecord => (output === 'cat' ? { line } : parseLogLine(line));
+  let records = args.name === 'metainit' ? raw.map(own) : raw.map(parseLogLine);
+  if (since !== undefined) records = records.filter((r) => r.time === undefined || r.time >= since).slice(-n);
+  const service = String(args.name);
+  for (const r of records) out(formatLogRecord(r, output, service));
   if (!flags.follow) return 0;
   await new Promise<void>((resolve) => {
     client.stream((ev) => {
-      const e = ev as { type: string; line?: string };
-      if (e.type === 'log' && e.line !== undefined) out(e.line);
+      const e = ev as { type: string; line?: string; time?: number; stream?: string; id?: string };
+      if (e.type === 'log' && e.line !== undefined) out(formatLogRecord(e.id === 'metainit' ? own(e.line) : { time: e.time, stream: e.stream, line: e.line }, output, e.id ?? service));
     });
     client.onClose(resolve);
     process.once('SIGINT', () => resolve());

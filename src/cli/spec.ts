@@ -130,6 +130,8 @@ export const COMMANDS: Record<string, CommandSpec> = {
       socket,
       follow: { type: 'boolean', char: 'f', description: 'keep printing new lines' },
       lines: { type: 'integer', char: 'n', description: 'number of lines', default: 50 },
+      output: { type: 'string', char: 'o', description: 'cat (the lines as written, default), short (time, stream, line), json (one object per line)' },
+      since: { type: 'string', description: 'only lines since then: 10m, 2h, 1d back, or a time (21:00, 2026-12-01 21:00)' },
     },
     client: true,
   },

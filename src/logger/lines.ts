@@ -115,8 +115,9 @@ function layOut(prefix: Buffer, src: Buffer, spans: number[], joined?: Buffer, s
 }
 
 /** the lines as strings, without their prefix (for the tail and followers) */
-export function lineStrings(lines: Lines): string[] {
-  const { body, prefixLen } = lines;
+export function lineStrings(lines: Lines, withPrefix = false): string[] {
+  const { body } = lines;
+  const prefixLen = withPrefix ? 0 : lines.prefixLen;
   if (body.length === 0) return [];
   const out: string[] = [];
   let pos = 0;

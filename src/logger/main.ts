@@ -81,7 +81,7 @@ async function handle(m: ToLogger, pipe: Socket | undefined): Promise<void> {
       return send({ t: 'done', req: m.req });
     }
     case 'tail':
-      return send({ t: 'tail', req: m.req, lines: logs.get(m.id)?.tail(m.n) ?? [] });
+      return send({ t: 'tail', req: m.req, lines: logs.get(m.id)?.tail(m.n, m.raw === true) ?? [] });
     case 'flush':
       await Promise.all(m.id === undefined ? [...logs.values()].map((l) => l.flush()) : [logs.get(m.id)?.flush()]);
       return send({ t: 'done', req: m.req });

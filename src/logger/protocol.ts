@@ -37,7 +37,8 @@ export const ToLogger = z.discriminatedUnion('t', [
   z.object({ t: z.literal('retarget'), id, target: LogTarget }),
   /** drain and let go of the pipes; `forGood`: the service is gone (close the file, forget the tail) */
   z.object({ t: z.literal('release'), id, forGood: z.boolean(), req }),
-  z.object({ t: z.literal('tail'), id, n: z.number(), req }),
+  /** `raw`: the lines as filed, with their `<time> <stream> ` */
+  z.object({ t: z.literal('tail'), id, n: z.number(), raw: z.boolean().optional(), req }),
   z.object({ t: z.literal('flush'), id: id.optional(), req }),
   /** one more (on) or one fewer follower; id undefined: every service */
   z.object({ t: z.literal('follow'), id: id.optional(), on: z.boolean() }),

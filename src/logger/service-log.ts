@@ -110,8 +110,9 @@ export class ServiceLog {
     this.followers = Math.max(0, this.followers + (on ? 1 : -1));
   }
 
-  tail(n: number): string[] {
-    return this.ring.last(n);
+  /** the last n lines; `withPrefix` (kept only where the target files `<time> <stream> `) */
+  tail(n: number, withPrefix = false): string[] {
+    return this.ring.last(n, withPrefix && this.target.to === 'file');
   }
 
   /** a line metainit adds (a note about a run) */
@@ -217,8 +218,11 @@ function fileTail(file: string): Lines {
     let text = buf.toString('utf8', 0, got);
     if (len < st.size) text = text.slice(text.indexOf('\n') + 1); // the first line is cut
     const lines = text.split('\n').filter((l, i, all) => i < all.length - 1 || l !== '');
-    const bare = lines.map((l) => PREFIX.exec(l)?.[1] ?? l);
-    return bare.length ? { body: Buffer.from(`${bare.join('\n')}\n`), count: bare.length, prefixLen: 0 } : NO_LINES;
+    // kept as filed, `<time> <stream> ` in front (a line without one gets the file's time): the
+    // tail can then show when each line was written, as `logs -o short` does
+    const stamp = `${new Date(st.mtimeMs).toISOString()} stdout `;
+    const filed = lines.map((l) => (PREFIX.test(l) ? l : stamp + l));
+    return filed.length ? { body: Buffer.from(`${filed.join('\n')}\n`), count: filed.length, prefixLen: stamp.length } : NO_LINES;
   } catch {
     return NO_LINES; // no file yet, or unreadable: the file's own writer reports problems
   } finally {

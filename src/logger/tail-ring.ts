@@ -31,12 +31,13 @@ export class TailRing {
   }
 
   /** the last n lines (n ≤ 0: none) */
-  last(n: number): string[] {
+  /** the last n lines; `withPrefix`: as filed, `<time> <stream> ` in front where the target gives it */
+  last(n: number, withPrefix = false): string[] {
     if (n <= 0) return [];
     const out: string[][] = [];
     let got = 0;
     for (let i = this.entries.length - 1; i >= 0 && got < n; i--) {
-      const ls = lineStrings(this.entries[i]!);
+      const ls = lineStrings(this.entries[i]!, withPrefix);
       out.push(ls);
       got += ls.length;
     }

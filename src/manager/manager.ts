@@ -412,10 +412,11 @@ export class Manager {
     await inst.adapter.killService(service, signal, whom);
   }
 
-  async logs(name: string, n: number): Promise<string[]> {
+  /** last n lines; `raw`: with `<time> <stream> ` in front where the adapter files them so */
+  async logs(name: string, n: number, raw = false): Promise<string[]> {
     if (name === 'metainit') return (this.log as { tail?: (n: number) => string[] }).tail?.(n) ?? [];
     const { inst, service } = this.resolve(name);
-    return inst.adapter.logs(service, n);
+    return inst.adapter.logs(service, n, raw ? { raw } : undefined);
   }
 
   /**

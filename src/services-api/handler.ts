@@ -139,7 +139,7 @@ function methods(manager: Manager, hooks: ApiHooks, version: string): Calls {
       await manager.kill(name(p), p.signal as string, p.whom === 'main' ? 'main' : 'all');
       return { ok: true };
     },
-    logs: (p) => manager.logs(name(p), p.lines as number),
+    logs: (p) => manager.logs(name(p), p.lines as number, p.raw === true),
     plan: () => {
       const plan = planStage({ dir: manager.configDir, diagnostics: [], instances: manager.instances, disabled: [], files: manager.files, roles: manager.roles });
       return { levels: plan.levels, instanceLevels: plan.instanceLevels, summaries: plan.summaries };

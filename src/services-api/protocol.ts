@@ -94,6 +94,8 @@ export const Params = {
       name: Name,
       lines: z.number().int().min(0).max(100_000).default(50),
       follow: z.boolean().default(false),
+      /** lines as filed: `<time> <stream> ` in front where the service's log keeps it */
+      raw: z.boolean().default(false),
     })
     .strict(),
   /** the parallel start levels of the running configuration */

@@ -99,8 +99,8 @@ export class LoggerProcess {
     this.drop(id);
   }
 
-  async tail(id: string, n: number): Promise<string[]> {
-    const a = await this.request({ t: 'tail', id, n });
+  async tail(id: string, n: number, raw = false): Promise<string[]> {
+    const a = await this.request({ t: 'tail', id, n, ...(raw ? { raw } : {}) });
     return a?.t === 'tail' ? a.lines : [];
   }
 

@@ -119,8 +119,8 @@ export class LogSink {
   }
 
   /** the last n lines (n ≤ 0: none), from the logger's tail */
-  async tail(n: number): Promise<string[]> {
-    return n > 0 ? this.logger.tail(this.opts.id, n) : [];
+  async tail(n: number, raw = false): Promise<string[]> {
+    return n > 0 ? this.logger.tail(this.opts.id, n, raw) : [];
   }
 
   /** Apply a changed `log:` setting (a reload) without touching the pipes. */

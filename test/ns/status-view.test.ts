@@ -102,6 +102,23 @@ describe('ns: status NAME detail view, status filters, bad-config rows, sync rep
     expect(bad.stderr).to.include('"stat" is not an event type');
   });
 
+  it('logs -o short shows each line\'s time and stream, -o json one object per line, --since cuts, restarts are marked', async () => {
+    await ns.waitFor(async () => (await ns.cli(['logs', 'native/crashy'])).stdout.includes('-- metainit: restart 1 '), 10_000, 'a restart marker');
+    const cat = await ns.cli(['logs', 'native/crashy']);
+    expect(cat.stdout).to.match(/^-- metainit: restart 1 \(pid \d+\) after exit code 1 --$/m);
+    const web = await ns.cli(['logs', 'native/web', '-o', 'short']);
+    expect(web.stdout).to.match(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3} stdout web says hello$/m);
+    const json = (await ns.cli(['logs', 'native/web', '-o', 'json'])).stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, string>);
+    const hello = json.filter((r) => r.line === 'web says hello').at(-1); // the log file may hold an earlier boot's line too
+    expect(hello).to.include({ service: 'native/web', stream: 'stdout' });
+    expect(Date.parse(hello!.time!)).to.be.within(Date.now() - 120_000, Date.now());
+    expect((await ns.cli(['logs', 'native/web', '--since', '1h'])).stdout).to.include('web says hello');
+    const future = new Date(Date.now() + 3_600_000).toISOString();
+    expect((await ns.cli(['logs', 'native/web', '--since', future])).stdout).to.equal('');
+    expect((await ns.cli(['logs', 'native/web', '--since', 'soonish'])).code).to.equal(2);
+    expect((await ns.cli(['logs', 'native/web', '-o', 'xml'])).code).to.equal(2);
+  });
+
   it('metainit help CMD is CMD --help', async () => {
     const r = await metainit(['help', 'events']);
     expect(r.code).to.equal(0);

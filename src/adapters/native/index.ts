@@ -203,8 +203,8 @@ export class NativeAdapter implements Adapter {
     return this.services.get(name)?.status();
   }
 
-  async logs(name: string, n: number): Promise<string[]> {
-    return this.get(name, 'read logs of').logs(n);
+  async logs(name: string, n: number, opts: { raw?: boolean } = {}): Promise<string[]> {
+    return this.get(name, 'read logs of').logs(n, opts.raw === true);
   }
 
   follow(name: string | undefined): () => void {

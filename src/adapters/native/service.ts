@@ -53,6 +53,8 @@ export class Service {
   private since = Date.now();
   private restarts = 0;
   private lastExit: ServiceStatus['lastExit'];
+  /** set when a respawn is due: how the run before ended (for the restart marker) */
+  private restartedBy: string | undefined;
   private run: Run | undefined;
   /** the definition the current run was started with */
   private runDef: ResolvedNativeService | undefined;
@@ -205,8 +207,8 @@ export class Service {
     this.sink?.retarget(sinkOptions(this.host, this.name, def).target);
   }
 
-  async logs(n: number): Promise<string[]> {
-    return (await this.sink?.tail(n)) ?? [];
+  async logs(n: number, raw = false): Promise<string[]> {
+    return (await this.sink?.tail(n, raw)) ?? [];
   }
 
   /** live lines as 'log' events until the returned function is called (also of runs yet to come) */
@@ -295,7 +297,10 @@ export class Service {
         return this.spawn();
       case 'respawn':
         this.clearTimers();
-        if (ev.kind === 'backoff') this.restarts += 1;
+        if (ev.kind === 'backoff') {
+          this.restarts += 1;
+          this.restartedBy = this.lastExit ? (this.lastExit.signal ? `killed by ${this.lastExit.signal}` : `exit code ${this.lastExit.code}`) : 'a failed start';
+        }
         return this.spawn();
       case 'depFailed':
         return this.set('error', ev.reason);
@@ -342,6 +347,9 @@ export class Service {
       const why = e instanceof ExecError ? e.reason : (e as Error).message;
       return TRANSIENT.test(why) ? this.retryLater(why) : this.set('error', why);
     }
+    // a restart marker in the service's own log: where one run ends and the next begins
+    if (this.restartedBy !== undefined) this.sink?.line('stdout', `-- metainit: restart ${this.restarts} (pid ${run.pid}) after ${this.restartedBy} --`);
+    this.restartedBy = undefined;
     this.attach(run);
     this.notify.newRun();
     this.set('starting', this.def.oneshot ? undefined : this.readiness.waitsFor());
