@@ -39,7 +39,7 @@ describe('protocol: requests', () => {
   it('treats missing params as {} and fills in defaults', () => {
     expect(req({ v: 1, id: 0, method: 'status' })).to.deep.include({ ok: true, params: {} });
     const logs = req({ v: 1, id: 1, method: 'logs', params: { name: 'redis' } });
-    expect(logs).to.deep.include({ ok: true, params: { name: 'redis', lines: 50, follow: false } });
+    expect(logs).to.deep.include({ ok: true, params: { name: 'redis', lines: 50, follow: false, raw: false } });
   });
 
   it('normalises the signal of kill and rejects unknown ones', () => {
