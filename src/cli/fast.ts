@@ -3,7 +3,7 @@
  * and run it, without loading oclif (≈100 ms) or zod (≈60 ms). bin/run.js sends here every
  * client command that does not ask for --help; everything else goes through oclif.
  */
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { setFlagsFromString } from 'node:v8';
 import { closest } from '../config/errors.js';
@@ -28,6 +28,7 @@ function pid1Image(): string {
 export function isFastCommand(argv: string[]): boolean {
   const cmd = argv[0];
   if (cmd === undefined || argv.includes('--help') || argv.includes('-h')) return false;
+  if (cmd === 'completion' || cmd === 'man') return true;
   if (cmd === 'run') return !argv.slice(1, Math.max(1, argv.indexOf('--'))).some((w) => w === '--help' || w === '-h');
   return COMMANDS[cmd]?.client === true || cmd === 'boot';
 }
@@ -93,9 +94,28 @@ export async function runFast(argv: string[]): Promise<number> {
     });
     return 0;
   }
+  if (name === 'completion' || name === 'man') {
+    const gen = await import('./docs-gen.js');
+    const shell = parsed.positionals[0];
+    if (name === 'man') return process.stdout.write(gen.manPage(process.env.npm_package_version ?? packageVersion())), 0;
+    if (shell !== 'bash' && shell !== 'zsh') {
+      process.stderr.write(`metainit completion: unable to write completion for ${shell}: not a shell this knows (fix: metainit completion bash, or zsh)\n`);
+      return 2;
+    }
+    process.stdout.write(shell === 'bash' ? gen.bashCompletion() : gen.zshCompletion());
+    return 0;
+  }
   const args = Object.fromEntries(spec.args.map((a, i) => [a.name, parsed.positionals[i]]));
   const { runClientCommand } = await import('./client-commands.js');
   return runClientCommand(name, args, flags, parsed.positionals.slice(spec.args.length));
+}
+
+function packageVersion(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return '0';
+  }
 }
 
 export function isKnownCommand(cmd: string | undefined): boolean {

@@ -158,6 +158,20 @@ export const COMMANDS: Record<string, CommandSpec> = {
   poweroff: power('Stop everything and power off'),
   reboot: power('Stop everything and reboot'),
   reexec: power('Re-execute metainit in place (live upgrade), keeping every service running'),
+  completion: {
+    summary: 'Print the shell completion script (bash or zsh), generated from the command table',
+    args: [{ name: 'shell', description: 'bash or zsh', required: true }],
+    flags: {},
+    client: false,
+    examples: ['source <(metainit completion bash)', 'metainit completion zsh > "${fpath[1]}/_metainit"'],
+  },
+  man: {
+    summary: 'Print the metainit(1) man page (roff), generated from the command table',
+    args: [],
+    flags: {},
+    client: false,
+    examples: ['metainit man | man -l -'],
+  },
   check: {
     summary: 'Check a configuration directory offline: schema errors, unknown keys, cycles',
     args: [],

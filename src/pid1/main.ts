@@ -28,6 +28,7 @@ import { Manager } from '../manager/manager.js';
 import { startApi, type ApiHandle } from '../services-api/handler.js';
 import { sharedLogger, stopSharedLogger } from '../supervisor/logger-process.js';
 import { bootEnv, type BootOptions } from './boot-env.js';
+import { bootProgress } from './boot-progress.js';
 import { crashLoopGuard } from './crash-loop.js';
 import { mainExitCode, mainSignals, stopMainFirst, watchMain } from './main-service.js';
 import { finalKill, finish, unmountAll } from './shutdown.js';
@@ -91,12 +92,15 @@ export async function boot(opts: BootOptions): Promise<never> {
   }, main);
   manager.events.on('event', (ev: Event) => ev.type === 'shutdown' && latch.request(ev.kind, ev.why));
   if (mainId && mode !== 'machine') watchMain(manager, mainId, () => latch.request('exit', `main service ${mainId} ended`));
+  // machine mode: one progress line per instance on the console as it comes up
+  const progress = mode === 'machine' && !adopted ? bootProgress(manager, (line) => log.info(line)) : undefined;
   await manager.start(adopted?.adapters);
 
   // 6. wait
 
   const { kind, why } = await latch.requested;
   log.info(`${why}: shutting down (${kind})`);
+  progress?.();
 
   // 7. stage 3
   const g = manager.global;

@@ -124,6 +124,11 @@ describe('vm: init=/sbin/metainit hosting systemd, runit, sysv and native at onc
     expect(vm().text()).to.not.match(/^(warning: )?stage 1: unable/m);
   });
 
+  it('shows boot progress on the console: one [  OK  ] or [FAILED] line per instance, then the whole boot', function () {
+    for (const inst of ['native', 'runit', 'sysv', 'systemd']) vm().find(new RegExp(`^\\[(  OK  |FAILED)\\] ${inst}: \\d+/\\d+ up`));
+    vm().find(/^boot: \d+ instance\(s\) up in \d+\.\d s \(metainit status for details\)$/);
+  });
+
   it('prints `metainit status` as pid 1 in machine mode, with every instance\'s services', function () {
     expect(vm().lines.some((l) => /^metainit pid 1, machine mode, /.test(l)), 'status header on the console').to.equal(true);
     for (const s of SERVICES_RUNNING) {
