@@ -37,3 +37,18 @@ export function clientCommand(name: string): typeof Command {
     }
   };
 }
+
+/** An oclif command class for a fast-path command that is no client (`completion`, `man`): help from the table, the work in fast.ts. */
+export function fastCommand(name: string): typeof Command {
+  const spec = COMMANDS[name]!;
+  return class extends Command {
+    static override summary = spec.summary;
+    static override args = oclifArgs(spec);
+    static override flags = oclifFlags(spec);
+    static override examples = spec.examples ?? [];
+    async run(): Promise<void> {
+      const { runFast } = await import('./fast.js');
+      process.exitCode = await runFast([name, ...this.argv]);
+    }
+  };
+}
