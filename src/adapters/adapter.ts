@@ -47,6 +47,7 @@ import type { Diagnostic, Logger } from '../base/types.js';
 import type { ChildWatch } from '../supervisor/reaper.js';
 import type { NativeServiceEntry } from '../config/loader.js';
 import type { RootHooks } from '../supervisor/sandbox.js';
+import type { ConsoleTap } from '../supervisor/console-tap.js';
 
 /** An instance's service could provide a role (input to the role registry). */
 export interface RoleClaim {
@@ -136,6 +137,11 @@ export interface Adapter {
   list(): ServiceStatus[];
   /** one service, without building the whole list; undefined when there is no such service */
   status(name: string): ServiceStatus | undefined;
+  /**
+   * a terminal to attach to (`metainit console`): the instance's own console when `name` is
+   * undefined (a hosted systemd's /dev/console), else that service's; undefined when there is none
+   */
+  console?(name: string | undefined): ConsoleTap | undefined;
   /** where a service is defined (its file) and what it runs, as far as the adapter knows */
   describe?(name: string): { file?: string | undefined; command?: string[] | undefined };
   startService(name: string): Promise<void>;

@@ -34,9 +34,12 @@ export const MessageEvent = z.object({ type: z.literal('message'), level: z.enum
  */
 export const ShutdownEvent = z.object({ type: z.literal('shutdown'), kind: ShutdownKind, why: z.string() });
 
-export const Event = z.discriminatedUnion('type', [StateEvent, OrphanEvent, LogEvent, MessageEvent, ShutdownEvent]);
+/** Output of a console a client attached to (`metainit console`): raw terminal text, escapes and all. */
+export const ConsoleEvent = z.object({ type: z.literal('console'), id: z.string(), data: z.string() });
+
+export const Event = z.discriminatedUnion('type', [StateEvent, OrphanEvent, LogEvent, MessageEvent, ShutdownEvent, ConsoleEvent]);
 export type Event = z.infer<typeof Event>;
-export const EventType = z.enum(['state', 'orphan', 'log', 'message', 'shutdown']);
+export const EventType = z.enum(['state', 'orphan', 'log', 'message', 'shutdown', 'console']);
 export type EventType = z.infer<typeof EventType>;
 
 /** What an adapter reports (an orphan is the reaper's, not an adapter's). */

@@ -183,6 +183,41 @@ async function logs(client: Client, args: Args, flags: Flags): Promise<number> {
   return 0;
 }
 
+/** Ctrl-] ends a console session, as in telnet and virsh console */
+const DETACH = '\x1d';
+
+/** console NAME: the scrollback, then live output; what is typed goes to the console; Ctrl-] detaches */
+async function consoleCmd(client: Client, args: Args): Promise<number> {
+  const res = (await client.call('console', { name: args.name })) as { id: string; scrollback: string };
+  const tty = process.stdin.isTTY === true;
+  if (tty) err(`metainit: attached to the console of ${res.id}; detach with Ctrl-]`);
+  process.stdout.write(res.scrollback);
+  await new Promise<void>((resolve) => {
+    const done = (): void => {
+      if (tty) process.stdin.setRawMode(false);
+      process.stdin.pause();
+      resolve();
+    };
+    client.stream((raw) => {
+      const ev = raw as { type: string; data?: string };
+      if (ev.type === 'console' && ev.data !== undefined) process.stdout.write(ev.data);
+    });
+    client.onClose(done);
+    if (tty) process.stdin.setRawMode(true);
+    process.stdin.setEncoding('utf8');
+    process.stdin.on('data', (chunk: string) => {
+      const at = chunk.indexOf(DETACH);
+      const typed = at >= 0 ? chunk.slice(0, at) : chunk;
+      if (typed) client.call('console-input', { name: args.name, data: typed }).catch(() => undefined);
+      if (at >= 0) done();
+    });
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  if (tty) err('\nmetainit: detached');
+  return EXIT.ok;
+}
+
 const EVENT_TYPES = ['state', 'orphan', 'log', 'message', 'shutdown'];
 
 /** events [NAME…] [--type LIST] [--json]: one line per event until interrupted */
@@ -255,6 +290,7 @@ const RUN: Record<string, Run> = {
     return 0;
   },
   logs,
+  console: consoleCmd,
   events,
   sync,
   roles: async (client, _args, flags, color) => printRoles((await client.call('roles', {})) as RoleRow[], flags, color),

@@ -26,6 +26,8 @@ export function eventLine(ev: Event, color: boolean, now = Date.now()): string {
       return `${time(now)} message ${ev.level === 'info' ? '' : `${paint(ev.level, ev.level === 'error' ? 'red' : 'yellow', color)}: `}${ev.text}`;
     case 'shutdown':
       return `${time(now)} shutdown ${ev.kind}: ${ev.why}`;
+    case 'console':
+      return `${time(now)} console ${ev.id}: ${JSON.stringify(ev.data)}`;
   }
 }
 

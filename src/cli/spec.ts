@@ -135,6 +135,13 @@ export const COMMANDS: Record<string, CommandSpec> = {
     },
     client: true,
   },
+  console: {
+    summary: "Attach to a console: a hosted systemd's /dev/console (metainit console systemd); its scrollback first, then live; detach with Ctrl-]",
+    args: [{ name: 'name', description: 'an instance with a console (a systemd instance), or a service with one', required: true }],
+    flags: { socket },
+    client: true,
+    examples: ['metainit console systemd'],
+  },
   events: {
     summary: 'Follow what happens: state changes (restarts marked), orphans reaped, messages, shutdown requests, service lines with --type log',
     args: [{ name: 'name', description: 'only events of these services (names, instance/, globs)', required: false, variadic: true }],

@@ -32,6 +32,7 @@ import { lsbHookScript, removeLsbHook, writeLsbHook } from './lsb-hook.js';
 import { lsbHookPlan, policyRcDHolders, policyRcDNames, removePolicyRcD, writePolicyRcD } from './policy-rc-d.js';
 import { resolveRef, type Ref } from '../supervisor/graph.js';
 import { processTree, type TreeProc } from '../supervisor/proctree.js';
+import type { ConsoleTap } from '../supervisor/console-tap.js';
 import type { RootHooks } from '../supervisor/sandbox.js';
 import type { Mode } from '../base/mode.js';
 import type { EntrySpec } from '../config/entry.js';
@@ -360,6 +361,26 @@ export class Manager {
     const command = d.command ?? (processes[0] ? processes[0].command.split(' ') : undefined);
     const log = await this.logs(st.id, logLines).catch(() => [] as string[]);
     return { status: st, kind: inst.kind, file, ...(command ? { command } : {}), dependents, processes, log };
+  }
+
+  /**
+   * The terminal `metainit console NAME` attaches to: NAME an instance (its own console, e.g. a
+   * hosted systemd's /dev/console) or a service with one. A user-facing error when there is none.
+   */
+  console(name: string): { id: string; tap: ConsoleTap } {
+    const inst = this.instances.find((i) => i.name === name);
+    const own = inst?.adapter.console?.(undefined);
+    if (inst && own) return { id: inst.name, tap: own };
+    let target: { inst: Instance; service: string } | undefined;
+    try {
+      target = inst ? undefined : this.resolve(name);
+    } catch (e) {
+      if (!this.instances.some((i) => i.adapter.console?.(undefined))) throw e;
+    }
+    const tap = target?.inst.adapter.console?.(target.service);
+    if (target && tap) return { id: `${target.inst.name}/${target.service}`, tap };
+    const have = this.instances.filter((i) => i.adapter.console?.(undefined)).map((i) => i.name);
+    throw new Error(`${name}: unable to attach to its console: it has none (fix: ${have.length ? `try metainit console ${have[0]}` : 'a hosted systemd instance has one, once it runs'})`);
   }
 
   /** does `ref` (an after: entry of a service of `from`) name service `id`, directly or as a role's holder? */

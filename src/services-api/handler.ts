@@ -135,6 +135,14 @@ function methods(manager: Manager, hooks: ApiHooks, version: string): Calls {
     apply: (p) => definitionJob(manager, () => manager.apply(name(p)), name(p)),
     sync: () => manager.syncReport(),
     describe: (p) => manager.describe(name(p), (p.lines as number | undefined) ?? 10),
+    console: (p) => {
+      const { id, tap } = manager.console(name(p));
+      return { id, scrollback: tap.scrollback() };
+    },
+    'console-input': (p) => {
+      manager.console(name(p)).tap.write(p.data as string);
+      return { ok: true };
+    },
     kill: async (p) => {
       await manager.kill(name(p), p.signal as string, p.whom === 'main' ? 'main' : 'all');
       return { ok: true };
@@ -172,6 +180,10 @@ export function createHandler(manager: Manager, hooks: ApiHooks, version: string
       return fn((params ?? {}) as Record<string, unknown>);
     },
     subscribe(_conn: ConnInfo, filter: SubscriptionFilter, push): () => void {
+      if (filter.consoleOf !== undefined) {
+        const { id, tap } = manager.console(filter.consoleOf);
+        return tap.attach((data) => push({ type: 'console', id, data }));
+      }
       if (filter.logsOf === 'metainit') {
         // PID 1's own log: lines of the manager log, not an adapter's service
         return hooks.ownLog((line) => push({ type: 'log', id: 'metainit', stream: 'stdout', line, time: Date.now() }));

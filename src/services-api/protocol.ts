@@ -56,6 +56,8 @@ export const Method = z.enum([
   'roles',
   'check',
   'describe',
+  'console',
+  'console-input',
 ]);
 export type Method = z.infer<typeof Method>;
 
@@ -111,6 +113,10 @@ export const Params = {
   roles: NoParams,
   /** check the configuration directory without applying it */
   check: NoParams,
+  /** attach to a console: the answer is its scrollback, then the connection gets its `console` events */
+  console: z.object({ name: Name }).strict(),
+  /** type into a console (what the viewer's keyboard gives, at most 64 KiB per message) */
+  'console-input': z.object({ name: Name, data: z.string().max(65_536) }).strict(),
   /** status NAME's detail view, with the last `lines` log lines */
   describe: z.object({ name: Name, lines: z.number().int().min(0).max(1000).optional() }).strict(),
 } satisfies { [M in Method]: z.ZodType };
@@ -194,6 +200,8 @@ export const Results = {
   roles: z.array(RoleRow),
   check: z.array(Diagnostic),
   describe: DescribeResult,
+  console: z.object({ id: z.string(), scrollback: z.string() }),
+  'console-input': Ack,
 } satisfies { [M in Method]: z.ZodType };
 export type ResultOf<M extends Method> = z.infer<(typeof Results)[M]>;
 

@@ -40,6 +40,8 @@ export interface SubscriptionFilter {
   types?: EventType[];
   /** the `name` a client gave to `logs` (resolve it as the manager resolves names) */
   logsOf?: string;
+  /** the `name` a client gave to `console`: its output as `console` events */
+  consoleOf?: string;
 }
 
 /** The object that knows the manager; the server does the protocol around it. */
@@ -166,6 +168,10 @@ class Session implements ApiConnection {
         if (method === 'logs' && p.follow && p.name !== undefined) {
           key = `logs:${p.name}`;
           this.subscribe(key, { logsOf: p.name }, held.push);
+        }
+        if (method === 'console' && p.name !== undefined) {
+          key = `console:${p.name}`;
+          this.subscribe(key, { consoleOf: p.name }, held.push);
         }
         result = await this.handler.call(method, params, this.info);
       }

@@ -81,6 +81,10 @@ export interface PtyRun {
   readonly done: Promise<PtyResult>;
   /** signal the run's process group (default SIGTERM); no-op once it has ended */
   kill(signal?: NodeJS.Signals): void;
+  /** the terminal's output as it comes, escape sequences and all (a console viewer); returns the unsubscribe */
+  onData(cb: (chunk: string) => void): () => void;
+  /** type into the terminal (what a console viewer types) */
+  write(data: string): void;
 }
 
 const ESCAPES = /\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-Z\\-_]/g;
@@ -149,7 +153,7 @@ export function runOnPty(opts: PtyRunOptions): PtyRun {
   } catch (e) {
     const error = `${opts.argv[0]}: unable to start on a pty: ${(e as Error).message}`;
     const result: PtyResult = { pid: 0, code: null, signal: null, lines, timedOut: false, error, startedAt, endedAt: Date.now() };
-    return { pid: 0, done: Promise.resolve(result), kill: () => undefined };
+    return { pid: 0, done: Promise.resolve(result), kill: () => undefined, onData: () => () => undefined, write: () => undefined };
   }
 
   const pid = term.pid;
@@ -173,7 +177,15 @@ export function runOnPty(opts: PtyRunOptions): PtyRun {
       : undefined;
   timer?.unref();
 
+  const viewers = new Set<(chunk: string) => void>();
   const dataSub = term.onData((chunk) => {
+    for (const v of viewers) {
+      try {
+        v(chunk);
+      } catch {
+        /* a viewer must not break the run */
+      }
+    }
     const parts = (partial + chunk).split('\n');
     partial = parts.pop()!;
     for (const p of parts) emit(p);
@@ -195,7 +207,18 @@ export function runOnPty(opts: PtyRunOptions): PtyRun {
     });
   });
 
-  return { pid, done, kill: (signal = 'SIGTERM') => signalGroup(signal) };
+  return {
+    pid,
+    done,
+    kill: (signal = 'SIGTERM') => signalGroup(signal),
+    onData: (cb) => {
+      viewers.add(cb);
+      return () => viewers.delete(cb);
+    },
+    write: (data) => {
+      if (!exited) term.write(data);
+    },
+  };
 }
 
 /** The pty runs of one adapter instance: commands run detached inside its root, live runs tracked. */

@@ -15,13 +15,13 @@
  * running. Needs root, unshare, nsenter, a cgroup2 mount and the test bed with systemd and tang.
  */
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, readlinkSync, rmdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { ServiceStatus } from '../../src/base/states.js';
 import { quietLogger } from '../../src/base/types.js';
 import { existingSubtree, findCgroup2Mount, killSubtree, removeSubtree } from '../../src/supervisor/cgroup.js';
-import { bootNs, type Exit, type Ns } from './harness.js';
+import { bootNs, cleanEnv, RUN_JS, type Exit, type Ns } from './harness.js';
 import { cliText, expectGolden } from './golden.js';
 import { assertOverlay, CASES_MULTI, etcChanges, metainitInNamespace, nsPath, overlayBoot, ROOT_IN_NS, upperDir, whyNot as whyNotTestbed, type OverlayBoot } from './testbed-root.js';
 
@@ -156,6 +156,28 @@ describe('ns: systemd hosted next to runit and native (the systemd adapter, test
     // /dev/console is a pty metainit holds: systemd's console output is filed in log_dir
     const consoleLog = nsPath(ns, '/run/metainit/log/systemd/console.log');
     await ns.waitFor(() => existsSync(consoleLog) && readFileSync(consoleLog, 'utf8').trim() !== '', 10_000, 'systemd\'s console output in console.log');
+  });
+
+  it('metainit console systemd: two viewers at once, each gets the console\'s scrollback and stays attached', async () => {
+    const consoleLog = nsPath(ns, '/run/metainit/log/systemd/console.log');
+    const firstLine = readFileSync(consoleLog, 'utf8').split('\n')[0]!.replace(/^\S+ /, '').trim();
+    const clean = (s: string): string => s.replace(/\x1b\[[0-?]*[ -\/]*[@-~]/g, '').replace(/\r/g, '');
+    // two viewers at once, neither on a terminal: each prints the scrollback and stays attached
+    const view = (): Promise<string> =>
+      new Promise((resolve) => {
+        const c = spawn(process.execPath, [RUN_JS, 'console', 'systemd', '--socket', ns.sock], { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+        let text = '';
+        c.stdout.on('data', (d: Buffer) => (text += d.toString()));
+        setTimeout(() => c.stdin.write('\n'), 800); // typed: an Enter on systemd's console
+        setTimeout(() => c.kill('SIGTERM'), 2500);
+        c.once('exit', () => resolve(text));
+      });
+    const [a, b] = await Promise.all([view(), view()]);
+    expect(clean(a), 'viewer 1 got the scrollback').to.include(firstLine);
+    expect(clean(b), 'viewer 2 got the scrollback').to.include(firstLine);
+    const none = await ns.cli(['console', 'native/nothing-here']);
+    expect(none.code).to.equal(1);
+    expect(none.stderr).to.match(/unable to (attach to its console|find service)/);
   });
 
   it('idles when nothing happens: no call loop between metainit and systemd (CPU of both over 3 s)', async () => {

@@ -51,6 +51,7 @@ import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandb
 import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, KillWhom, RoleClaim } from '../adapter.js';
 import { MANAGER_IFACE, PROPS_IFACE, SystemdBus, type BusSignal } from './bus.js';
 import { ConsoleLog } from './console-log.js';
+import type { ConsoleTap } from '../../supervisor/console-tap.js';
 import { JOB_WORDS, JobTracker } from './jobs.js';
 import { UnitTable, type Observed, type UnitRecord } from './unit-table.js';
 import { SystemdLife, type LifeOptions } from './lifecycle.js';
@@ -368,6 +369,11 @@ export class SystemdAdapter implements Adapter {
     const bus = this.ready(name, 'apply');
     await bus.manager('Reload');
     return [];
+  }
+
+  /** systemd's /dev/console (the pty metainit holds): `metainit console systemd` or `systemd/console` */
+  console(name: string | undefined): ConsoleTap | undefined {
+    return name === undefined || name === 'console' ? this.life.run?.tap : undefined;
   }
 
   async killService(name: string, sig: string, whom: KillWhom = 'all'): Promise<void> {

@@ -35,6 +35,7 @@ import { createSubtree, existingSubtree, killSubtree, moveToMountRoot, removeSub
 import { findInitPid, LAUNCH_ENV, writeLaunch, type ContainerSpec } from '../../supervisor/container.js';
 import { alive, readProc, waitUntil } from '../../supervisor/proctree.js';
 import { runOnPty, type PtyRun } from '../../supervisor/pty-runner.js';
+import { ConsoleTap } from '../../supervisor/console-tap.js';
 import type { ChildWatch } from '../../supervisor/reaper.js';
 
 /** How a run ended, in systemd's container-interface words. */
@@ -101,6 +102,8 @@ export class SystemdRun {
   private outerPid: number | undefined;
   private start = '';
   private console: PtyRun | undefined;
+  /** the console opened to viewers (`metainit console`) */
+  tap: ConsoleTap | undefined;
   private notify: { close(): void } | undefined;
   private ended = false;
   private stopping = false;
@@ -185,6 +188,7 @@ export class SystemdRun {
     const run = runOnPty({ argv: ['sleep', 'infinity'], env: LAUNCH_ENV, maxLines: 0, reaper: this.o.reaper, onLine: (l) => l.trim() && this.o.onConsole(l) });
     if (run.pid === 0) return undefined;
     this.console = run;
+    this.tap = new ConsoleTap(run);
     for (let i = 0; i < 200; i++) {
       let tty = '';
       try {
@@ -197,6 +201,8 @@ export class SystemdRun {
     }
     this.o.log.warn(`${this.o.instance}: unable to open a console pty: the holder's stdin never became a pty; systemd runs without /dev/console`);
     run.kill('SIGKILL');
+    this.tap?.close();
+    this.tap = undefined;
     this.console = undefined;
     return undefined;
   }
@@ -224,6 +230,8 @@ export class SystemdRun {
     this.notify?.close();
     this.notify = undefined;
     this.console?.kill('SIGKILL');
+    this.tap?.close();
+    this.tap = undefined;
     this.console = undefined;
     const cg = this.subtree;
     if (!cg) return;
