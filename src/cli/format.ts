@@ -56,8 +56,15 @@ export function duration(ms: number): string {
   return `${Math.floor(s / 86400)}d${String(Math.floor((s % 86400) / 3600)).padStart(2, '0')}h`;
 }
 
+export const STATUS_HEADER = ['SERVICE', 'STATE', 'PID', 'SINCE', 'RESTARTS', 'REASON'];
+
 export function statusTable(services: ServiceStatus[], color: boolean, now = Date.now()): string {
-  const rows = services.map((s) => [
+  return table(STATUS_HEADER, statusRows(services, color, now), color);
+}
+
+/** the rows of statusTable, for a table that adds rows of its own */
+export function statusRows(services: ServiceStatus[], color: boolean, now = Date.now()): string[][] {
+  return services.map((s) => [
     s.id,
     paintState(s.state, color),
     s.pid !== undefined ? String(s.pid) : '-',
@@ -65,7 +72,6 @@ export function statusTable(services: ServiceStatus[], color: boolean, now = Dat
     String(s.restarts),
     s.reason ?? '',
   ]);
-  return table(['SERVICE', 'STATE', 'PID', 'SINCE', 'RESTARTS', 'REASON'], rows, color);
 }
 
 /** Aligned text table: ROLE HOLDER STATE VETOED; "unowned" for a null holder, "-" for nothing. */

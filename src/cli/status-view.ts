@@ -5,7 +5,7 @@
  * (`status NAME`, as systemctl status shows one unit). Pure formatting: the fast path loads it.
  */
 import type { ServiceStatus } from '../base/states.js';
-import { paint, paintState, statusTable, table } from './format.js';
+import { paint, paintState, STATUS_HEADER, statusRows, table } from './format.js';
 
 export interface Problem {
   id: string;
@@ -50,13 +50,8 @@ export function pick<T extends { id: string; name?: string; state?: string }>(ro
 /** the table, with bad-config rows and the changed-on-disk marker and its footnote */
 export function statusList(services: ServiceStatus[], problems: Problem[], color: boolean, now = Date.now()): string {
   const marked = services.map((s) => (s.changed ? { ...s, state: `${s.state}*` as ServiceStatus['state'] } : s));
-  let text = statusTable(marked, color, now);
-  if (problems.length > 0) {
-    const rows = problems.map((p) => [p.id, paint('bad-config', 'red', color), '-', '-', '-', p.message]);
-    // the same columns as statusTable, re-aligned together
-    const lines = text.split('\n');
-    text = [lines[0], ...lines.slice(1), ...table(['SERVICE', 'STATE', 'PID', 'SINCE', 'RESTARTS', 'REASON'], rows, color).split('\n').slice(1)].join('\n');
-  }
+  const bad = problems.map((p) => [p.id, paint('bad-config', 'red', color), '-', '-', '-', p.message]);
+  let text = table(STATUS_HEADER, [...statusRows(marked, color, now), ...bad], color);
   const changed = services.filter((s) => s.changed).map((s) => s.id);
   if (changed.length > 0) text += `\n* changed on disk since it started: run metainit apply ${changed.length === 1 ? changed[0] : 'NAME'} to use the new definition`;
   return text;

@@ -150,12 +150,20 @@ export function resolveNativeService(svc: NativeService, input: Record<string, u
     diagnostics.push(diagnostic(subject, 'shell', 'shell: true has no effect when exec is a list', 'write exec as one string to run it through /bin/sh -c, or remove shell: true', 'warning'));
   }
 
+  if (svc.console && svc.foreground) {
+    return { diagnostics: [diagnostic(subject, 'console', 'console: and foreground: both give the service a terminal', 'keep one: foreground: true for the container\'s own terminal, console: true for a pty of its own')] };
+  }
+  if (svc.console && (svc.user !== undefined || svc.group !== undefined)) {
+    const key = svc.user !== undefined ? 'user' : 'group';
+    return { diagnostics: [diagnostic(subject, key, `a console service runs as metainit itself: ${key}: cannot apply`, `remove ${key}:, or console: true`)] };
+  }
   if (svc.foreground && (svc.user !== undefined || svc.group !== undefined)) {
     const key = svc.user !== undefined ? 'user' : 'group';
     return { diagnostics: [diagnostic(subject, key, `a foreground service runs as metainit itself: ${key}: cannot apply`, `remove ${key}:, or foreground: true`)] };
   }
-  if (svc.foreground && typeof ready === 'object' && ready.fd !== undefined) {
-    return { diagnostics: [diagnostic(subject, 'ready', 'a foreground service keeps metainit\'s descriptors: ready: {fd} cannot apply', 'use ready: notify (NOTIFY_SOCKET) or remove foreground: true')] };
+  if ((svc.foreground || svc.console) && typeof ready === 'object' && ready.fd !== undefined) {
+    const key = svc.foreground ? 'foreground' : 'console';
+    return { diagnostics: [diagnostic(subject, 'ready', `a ${key} service gets no extra descriptor: ready: {fd} cannot apply`, `use ready: notify (NOTIFY_SOCKET) or remove ${key}: true`)] };
   }
   const def: ResolvedNativeService = { ...rest, ready, restart: restart ?? (svc.oneshot ? 'never' : 'always'), argv };
   if (readyArgv) def.readyArgv = readyArgv;

@@ -151,6 +151,12 @@ export const NativeService = z
      * when there is one (^C, ^Z and job control reach it). log: does not apply.
      */
     foreground: z.boolean().default(false),
+    /**
+     * run on a pseudo-terminal of its own that `metainit console NAME` attaches to (a shell, a
+     * REPL, a program that wants a terminal); its output is also logged, line by line. For
+     * interactive programs: its output passes through PID 1, unlike the log pipes of the others.
+     */
+    console: z.boolean().default(false),
     stop_signal: SignalName.default('SIGTERM'),
     stop_timeout: Duration.default(10_000),
     /** sd_notify watchdog: WATCHDOG=1 expected at least this often (WATCHDOG_USEC); 0 = off */

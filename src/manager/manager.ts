@@ -380,7 +380,7 @@ export class Manager {
     const tap = target?.inst.adapter.console?.(target.service);
     if (target && tap) return { id: `${target.inst.name}/${target.service}`, tap };
     const have = this.instances.filter((i) => i.adapter.console?.(undefined)).map((i) => i.name);
-    throw new Error(`${name}: unable to attach to its console: it has none (fix: ${have.length ? `try metainit console ${have[0]}` : 'a hosted systemd instance has one, once it runs'})`);
+    throw new Error(`${target ? `${target.inst.name}/${target.service}` : name}: unable to attach to its console: it has none (fix: ${have.length ? `try metainit console ${have[0]}, or ` : ''}give a native service console: true; a hosted systemd instance has one while it runs)`);
   }
 
   /** does `ref` (an after: entry of a service of `from`) name service `id`, directly or as a role's holder? */

@@ -292,6 +292,13 @@ export function spawnForeground(spec: ForegroundSpec, sys: Pick<Sys, 'cloexecFro
   return adoptRun(pid, Date.now(), watch);
 }
 
+/** A Run over a pty run (pty-runner.ts): its pid, and its end when node-pty learns it. */
+export function ptyRunAsRun(pty: { pid: number; done: Promise<{ code: number | null; signal: string | null; error?: string | undefined }> }): Run {
+  const run = new RunHandle(pty.pid, Date.now());
+  void pty.done.then((r) => run.end({ code: r.code, signal: r.signal as NodeJS.Signals | null, ...(r.error ? { error: r.error } : {}) }));
+  return run;
+}
+
 /**
  * What the reaper offers for pids that are not libuv children (adopted after a re-exec):
  * Reaper.watch. Returns false when the pid is not our child (then cb is never called).

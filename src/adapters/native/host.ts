@@ -9,6 +9,7 @@ import type { Logger } from '../../base/types.js';
 import type { ResolvedNativeService } from '../../config/loader.js';
 import { logTarget, type LogFds, type LogSinkOptions } from '../../supervisor/logsink.js';
 import type { WatchPid } from '../../supervisor/process.js';
+import type { ManagedPids } from '../../supervisor/pty-runner.js';
 import type { AdapterEvent, DepState } from '../adapter.js';
 
 export type RestartPolicy = 'always' | 'on-failure' | 'never';
@@ -28,6 +29,8 @@ export interface ServiceHost {
   watchPid?: WatchPid | undefined;
   /** the reaper's watch for a child of ours that is not a libuv child (a foreground run) */
   watchChild: WatchPid;
+  /** the reaper's "leave this pid to its owner" (node-pty waits for a console run itself) */
+  manage: ManagedPids['manage'];
 }
 
 /** What survives a re-exec of PID 1 (see NativeAdapter.snapshot). */

@@ -32,6 +32,7 @@ import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandb
 import type { Adapter, AdapterContext, KillWhom, AdapterFactory, InstancePlan, RoleClaim, SyncOptions } from '../adapter.js';
 import type { ServiceHost, ServiceSnapshot } from './host.js';
 import { Service } from './service.js';
+import type { ConsoleTap } from '../../supervisor/console-tap.js';
 
 /** services started per turn of the event loop at boot (the API answers in between) */
 const SPAWN_BATCH = 25;
@@ -81,6 +82,7 @@ export class NativeAdapter implements Adapter {
       sys: ctx.sys,
       log: ctx.log,
       watchChild: (pid, cb) => ctx.reaper.watch(pid, cb),
+      manage: (pid, owned) => ctx.reaper.manage(pid, owned),
       emit: (ev) => ctx.emit(ev),
       depState: (ref) => ctx.deps.state(ref, ctx.instance),
     };
@@ -193,6 +195,11 @@ export class NativeAdapter implements Adapter {
 
   async killService(name: string, signal: string, whom: KillWhom = 'all'): Promise<void> {
     this.get(name, 'kill').kill(signal, whom);
+  }
+
+  /** a `console: true` service's pty (the instance itself has none) */
+  console(name: string | undefined): ConsoleTap | undefined {
+    return name === undefined ? undefined : this.services.get(name)?.console;
   }
 
   describe(name: string): { file?: string; command?: string[] } {

@@ -36,7 +36,11 @@ import { Backoff } from '../../supervisor/backoff.js';
 import { sharedLogger } from '../../supervisor/logger-process.js';
 import { LogSink } from '../../supervisor/logsink.js';
 import { readProc } from '../../supervisor/proctree.js';
-import { adoptRun, describeExit, endLeftovers, ExecError, signalRun, spawnForeground, spawnRun, type ExitStatus, type Run } from '../../supervisor/process.js';
+import { adoptRun, describeExit, endLeftovers, ExecError, ptyRunAsRun, resolveProgram, signalRun, spawnForeground, spawnRun, type ExitStatus, type Run } from '../../supervisor/process.js';
+import { ConsoleTap } from '../../supervisor/console-tap.js';
+import { runOnPty } from '../../supervisor/pty-runner.js';
+import { childEnv, DEFAULT_PATH } from '../../supervisor/environment.js';
+import { resolveIdentity } from '../../supervisor/userdb.js';
 import { Readiness, readySpec } from '../../supervisor/readiness.js';
 import { refName, sinkOptions, type RestartPolicy, type ServiceHost, type ServiceSnapshot } from './host.js';
 import { ServiceNotify } from './notify.js';
@@ -53,6 +57,8 @@ export class Service {
   private since = Date.now();
   private restarts = 0;
   private lastExit: ServiceStatus['lastExit'];
+  /** a `console: true` service's pty, while a run is on it */
+  console: ConsoleTap | undefined;
   /** set when a respawn is due: how the run before ended (for the restart marker) */
   private restartedBy: string | undefined;
   private run: Run | undefined;
@@ -336,6 +342,10 @@ export class Service {
     let run: Run;
     try {
       if (this.def.foreground) run = this.launchForeground();
+      else if (this.def.console) {
+        this.sink ??= LogSink.open(this.host.sys, sinkOptions(this.host, this.name, this.def));
+        run = this.launchConsole(this.sink);
+      }
       else {
         this.sink ??= LogSink.open(this.host.sys, sinkOptions(this.host, this.name, this.def));
         this.sink.reopen(this.host.sys); // a oneshot's pipes are released between runs
@@ -377,6 +387,24 @@ export class Service {
     const [stdout, stderr] = out === 'ignore' ? (['ignore', 'ignore'] as const) : [out.stdout, out.stderr];
     const env = out !== 'ignore' && this.def.watchdog > 0 ? { ...environ, WATCHDOG_USEC: String(this.def.watchdog * 1000) } : environ;
     return spawnRun({ argv, root, cwd, user, group, environ: env, stdout, stderr, ...prep }, sys);
+  }
+
+  /**
+   * A console run: the program on a pty of its own (pty-runner.ts), opened to viewers through
+   * `console`; each line it prints also goes to its log (through the sink, as a note).
+   */
+  private launchConsole(sink: LogSink): Run {
+    if (this.host.root !== '/') throw new ExecError(`console: the instance runs in ${this.host.root}; a console service runs in metainit's own root`);
+    const { notifySocket } = this.readiness.prepare();
+    const env = childEnv({ identity: resolveIdentity('/', undefined, undefined), environ: { TERM: 'xterm-256color', ...this.def.environ }, notifySocket });
+    const program = resolveProgram(this.def.argv[0]!, '/', env.PATH ?? DEFAULT_PATH);
+    const pty = runOnPty({ argv: [program, ...this.def.argv.slice(1)], env, cwd: this.def.cwd, maxLines: 0, reaper: { manage: this.host.manage }, onLine: (line) => sink.line('stdout', line) });
+    if (pty.pid === 0) return ptyRunAsRun(pty);
+    this.console?.close();
+    this.console = new ConsoleTap(pty);
+    const run = ptyRunAsRun(pty);
+    run.onExit(() => this.console?.close());
+    return run;
   }
 
   /** the foreground run: metainit's stdio, environment and terminal (no log pipes) */

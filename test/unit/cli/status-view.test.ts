@@ -27,6 +27,9 @@ describe('cli: status filters and views', () => {
     expect(text).to.match(/^native\/web +running\*/m);
     expect(text).to.match(/^native\/typo +bad-config .*key "restrat" is not known$/m);
     expect(text).to.include('run metainit apply native/web');
+    // one table: the REASON column starts at the same place in every row
+    const rows = text.split('\n').slice(0, 3);
+    expect(rows[0]!.indexOf('STATE')).to.equal(rows[2]!.indexOf('bad-config'));
   });
 
   it('the detail view names the file, the command quoted as a shell would, dependencies both ways, the tree and the log', () => {
