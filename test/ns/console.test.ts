@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bootNs, cleanEnv, RUN_JS, type Ns } from './harness.js';
+import { assertOverlay, overlayBoot, whyNot, type OverlayBoot } from './testbed-root.js';
 
 describe('ns: metainit console NAME (a native service with console: true)', function () {
   this.timeout(60_000);
@@ -59,5 +60,43 @@ describe('ns: metainit console NAME (a native service with console: true)', func
   it('after a restart the new run has a console again', async () => {
     expect((await ns.cli(['restart', 'native/repl'])).code).to.equal(0);
     expect(await view('again\n')).to.match(/^got:again$/m);
+  });
+});
+
+describe('ns: metainit console sysv/NAME (an init script asking on its terminal)', function () {
+  this.timeout(90_000);
+  let ns: Ns | undefined;
+  let boot: OverlayBoot | undefined;
+  before(async function () {
+    const reason = whyNot();
+    if (reason) {
+      console.log(`      skipped: ${reason}`);
+      return this.skip();
+    }
+    boot = overlayBoot('sysv-console');
+    ns = await bootNs(boot.options);
+    assertOverlay(ns);
+  });
+  after(async () => {
+    await ns?.cleanup();
+    boot?.dispose();
+  });
+
+  it('attaches to the script\'s pty while its start waits; the line typed lets it finish', async () => {
+    const n = ns!;
+    await n.waitFor(async () => (await n.service('sysv/asker')).state === 'starting', 20_000, 'asker waiting in its start');
+    const seen = await new Promise<string>((resolve) => {
+      const c = spawn(process.execPath, [RUN_JS, 'console', 'sysv/asker', '--socket', n.sock], { env: cleanEnv(), stdio: ['pipe', 'pipe', 'pipe'] });
+      let text = '';
+      c.stdout.on('data', (d: Buffer) => (text += d.toString()));
+      setTimeout(() => c.stdin.write('open sesame\n'), 700);
+      setTimeout(() => c.kill('SIGTERM'), 2500);
+      c.once('exit', () => resolve(text.replace(/\r/g, '')));
+    });
+    expect(seen).to.include('passphrase for asker: '); // the scrollback: asked before anyone attached
+    expect(seen).to.match(/thanks: open sesame/);
+    await n.waitFor(async () => (await n.service('sysv/asker')).state !== 'starting', 10_000, 'asker done with its start once answered');
+    const st = await n.service('sysv/asker');
+    expect(st.state, JSON.stringify(st)).to.be.oneOf(['running', 'ok']);
   });
 });

@@ -36,6 +36,7 @@ import { VETO_REASON, vetoError } from '../../roles/registry.js';
 import { DepGraph } from '../../supervisor/graph.js';
 import { endFamily, ProcessFamily, processTable } from '../../supervisor/proctree.js';
 import { PtyPool } from '../../supervisor/pty-runner.js';
+import type { ConsoleTap } from '../../supervisor/console-tap.js';
 import { hostPath, isHostRoot } from '../../supervisor/rootfs.js';
 import { NO_SANDBOX, prepareSandbox, type Sandbox } from '../../supervisor/sandbox.js';
 import type { Adapter, AdapterContext, AdapterFactory, InstancePlan, RoleClaim, SyncOptions } from '../adapter.js';
@@ -289,6 +290,11 @@ export class SysvAdapter implements Adapter {
 
   status(name: string): ServiceStatus | undefined {
     return this.scripts.get(name)?.status();
+  }
+
+  /** the pty of a script's action while it runs (none between actions) */
+  console(name: string | undefined): ConsoleTap | undefined {
+    return name === undefined ? undefined : this.scripts.get(name)?.console;
   }
 
   /** The runlevel's start graph from the LSB headers (the scripts that may run: not owned, not vetoed). */

@@ -24,6 +24,7 @@ import { metainitOwner, ownedReason, type MetainitRole } from '../../roles/lsb-f
 import { childEnv } from '../../supervisor/environment.js';
 import { firstLivePid } from '../../supervisor/pidfile.js';
 import { LineTail, type PtyPool, type PtyResult } from '../../supervisor/pty-runner.js';
+import { ConsoleTap } from '../../supervisor/console-tap.js';
 import { inRoot } from '../../supervisor/rootfs.js';
 import { runitHookWords } from './runit-hook.js';
 import type { AdapterEvent, DepState } from '../adapter.js';
@@ -209,12 +210,25 @@ export class Script {
     if (this.target === 'up') this.set('waiting'); // wanted again while it stopped
   }
 
-  /** `script verb` on a pty of its own; its lines go to the tail and the event stream. */
+  /** the pty of the action running now (start, stop …), for `metainit console` */
+  console: ConsoleTap | undefined;
+
+  /**
+   * `script verb` on a pty of its own; its lines go to the tail and the event stream. While it
+   * runs, `metainit console sysv/NAME` attaches to that pty (a script asking for a passphrase).
+   */
   private async action(verb: string, timeoutMs: number): Promise<PtyResult> {
-    const r = await this.host.pool.run([`/etc/init.d/${this.name}`, verb, ...this.extra], timeoutMs, (line) => {
-      this.tail.push(line);
-      this.host.emit({ type: 'log', id: this.id, stream: 'stdout', line, time: Date.now() });
-    });
+    const r = await this.host.pool.run(
+      [`/etc/init.d/${this.name}`, verb, ...this.extra],
+      timeoutMs,
+      (line) => {
+        this.tail.push(line);
+        this.host.emit({ type: 'log', id: this.id, stream: 'stdout', line, time: Date.now() });
+      },
+      (run) => (this.console = new ConsoleTap(run)),
+    );
+    this.console?.close();
+    this.console = undefined;
     if (r.error) this.host.log.error(`${this.id}: unable to ${verb}: ${r.error}`);
     this.lastExit = { code: r.code, signal: r.signal };
     return r;
