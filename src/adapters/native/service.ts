@@ -36,11 +36,9 @@ import { Backoff } from '../../supervisor/backoff.js';
 import { sharedLogger } from '../../supervisor/logger-process.js';
 import { LogSink } from '../../supervisor/logsink.js';
 import { readProc } from '../../supervisor/proctree.js';
-import { adoptRun, describeExit, endLeftovers, ExecError, ptyRunAsRun, resolveProgram, signalRun, spawnForeground, spawnRun, type ExitStatus, type Run } from '../../supervisor/process.js';
-import { ConsoleTap } from '../../supervisor/console-tap.js';
-import { runOnPty } from '../../supervisor/pty-runner.js';
-import { childEnv, DEFAULT_PATH } from '../../supervisor/environment.js';
-import { resolveIdentity } from '../../supervisor/userdb.js';
+import { adoptRun, describeExit, endLeftovers, ExecError, signalRun, type ExitStatus, type Run } from '../../supervisor/process.js';
+import type { ConsoleTap } from '../../supervisor/console-tap.js';
+import { launchForeground, launchOnPty, launchPiped } from './launch.js';
 import { Readiness, readySpec } from '../../supervisor/readiness.js';
 import { refName, sinkOptions, type RestartPolicy, type ServiceHost, type ServiceSnapshot } from './host.js';
 import { ServiceNotify } from './notify.js';
@@ -381,38 +379,22 @@ export class Service {
 
   /** start argv as this service runs (user, env, root, cwd); stdout/stderr to the sink or /dev/null */
   private launch(argv: string[], out: LogSink | 'ignore'): Run {
-    const prep = out === 'ignore' ? {} : this.readiness.prepare();
-    const { root, sys } = this.host;
-    const { cwd, user, group, environ } = this.def;
-    const [stdout, stderr] = out === 'ignore' ? (['ignore', 'ignore'] as const) : [out.stdout, out.stderr];
-    const env = out !== 'ignore' && this.def.watchdog > 0 ? { ...environ, WATCHDOG_USEC: String(this.def.watchdog * 1000) } : environ;
-    return spawnRun({ argv, root, cwd, user, group, environ: env, stdout, stderr, ...prep }, sys);
+    return launchPiped(this.host, this.def, argv, out, this.readiness);
   }
 
-  /**
-   * A console run: the program on a pty of its own (pty-runner.ts), opened to viewers through
-   * `console`; each line it prints also goes to its log (through the sink, as a note).
-   */
+  /** a console run (launch.ts); its pty is opened to viewers as `console` until the run ends */
   private launchConsole(sink: LogSink): Run {
-    if (this.host.root !== '/') throw new ExecError(`console: the instance runs in ${this.host.root}; a console service runs in metainit's own root`);
-    const { notifySocket } = this.readiness.prepare();
-    const env = childEnv({ identity: resolveIdentity('/', undefined, undefined), environ: { TERM: 'xterm-256color', ...this.def.environ }, notifySocket });
-    const program = resolveProgram(this.def.argv[0]!, '/', env.PATH ?? DEFAULT_PATH);
-    const pty = runOnPty({ argv: [program, ...this.def.argv.slice(1)], env, cwd: this.def.cwd, maxLines: 0, reaper: { manage: this.host.manage }, onLine: (line) => sink.line('stdout', line) });
-    if (pty.pid === 0) return ptyRunAsRun(pty);
-    this.console?.close();
-    this.console = new ConsoleTap(pty);
-    const run = ptyRunAsRun(pty);
-    run.onExit(() => this.console?.close());
+    const { run, tap } = launchOnPty(this.host, this.def, sink, this.readiness);
+    if (tap) {
+      this.console?.close();
+      this.console = tap;
+      run.onExit(() => tap.close());
+    }
     return run;
   }
 
-  /** the foreground run: metainit's stdio, environment and terminal (no log pipes) */
   private launchForeground(): Run {
-    if (this.host.root !== '/') throw new ExecError(`foreground: the instance runs in ${this.host.root}; a foreground service runs in metainit's own root`);
-    const { notifySocket } = this.readiness.prepare();
-    const environ = this.def.watchdog > 0 ? { ...this.def.environ, WATCHDOG_USEC: String(this.def.watchdog * 1000) } : this.def.environ;
-    return spawnForeground({ argv: this.def.argv, cwd: this.def.cwd, environ, notifySocket }, this.host.sys, this.host.watchChild);
+    return launchForeground(this.host, this.def, this.readiness);
   }
 
   private attach(run: Run): void {

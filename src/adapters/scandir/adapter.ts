@@ -286,6 +286,12 @@ export class ScanDirAdapter implements Adapter {
     return [...this.entries.values()].map((e) => this.statusOf(e));
   }
 
+  /** the service directory (inside the root) and its run script, for `status NAME` */
+  describe(name: string): { file?: string; command?: string[] } {
+    const e = this.entries.get(name);
+    return e ? { file: `${e.dirIn}/run${this.root !== '/' ? ` (in ${this.root})` : ''}` } : {};
+  }
+
   status(name: string): ServiceStatus | undefined {
     const e = this.entries.get(name);
     return e && this.statusOf(e);
