@@ -1,4 +1,4 @@
 // metainit halt — see src/cli/spec.ts for its arguments and src/cli/client-commands.ts for what it does.
-import { clientCommand } from '../cli/oclif.js';
+import { tableCommand } from '../cli/oclif.js';
 
-export default clientCommand('halt');
+export default tableCommand('halt');
