@@ -88,13 +88,14 @@ function ended(manager: Manager, id: string, ms: number): Promise<void> {
 
 /**
  * Stage 3's first step with a main service: stop it before the rest. `signal` (the stop signal
- * that came, for the entrypoint's command) is passed on first; whatever still runs after that
- * gets the service's own stop (its stop_signal, KILL after its stop_timeout).
+ * that came, for the entrypoint's command) is passed on first, the way every other signal is
+ * (`main.forward`); whatever still runs after that gets the service's own stop (its stop_signal,
+ * KILL after its stop_timeout).
  */
-export async function stopMainFirst(manager: Manager, id: string, signal: string | undefined, deadline: number, group = false): Promise<void> {
+export async function stopMainFirst(manager: Manager, main: MainSignals, id: string, signal: string | undefined, deadline: number): Promise<void> {
   if (!active(manager, id)) return;
   if (signal) {
-    await manager.kill(id, signal, group ? 'all' : 'main').catch(() => undefined);
+    main.forward(signal);
     await ended(manager, id, Math.min(deadline - Date.now(), MAIN_STOP_MS));
   }
   if (active(manager, id)) await manager.control('stop', id).catch(() => undefined);

@@ -105,7 +105,7 @@ export async function boot(opts: BootOptions): Promise<never> {
   // 7. stage 3
   const g = manager.global;
   const deadline = Date.now() + g.shutdown.timeout;
-  if (main) await stopMainFirst(manager, mainId!, opts.entry ? stopSignal : undefined, deadline, opts.entry?.group);
+  if (main) await stopMainFirst(manager, main, mainId!, opts.entry ? stopSignal : undefined, deadline);
   await manager.stopAll(deadline);
   const exitCode = mainId ? mainExitCode(manager.list().find((s) => s.id === mainId)) : 0;
   await api?.close();

@@ -19,7 +19,9 @@
  * Real-time signals go through the addon (libuv signal watchers): Node's process.on never fires
  * for them.
  */
+import { constants as osConstants } from 'node:os';
 import type { Mode } from '../base/mode.js';
+import { signalName, SIGRTMAX } from '../base/signames.js';
 import type { Sys } from '../base/sys.js';
 
 export type SignalAction = 'halt' | 'poweroff' | 'reboot' | 'exit' | 'sync';
@@ -52,9 +54,6 @@ export interface MainSignals {
   forward(signal: string): void;
 }
 
-/** Number of the real-time signals this libc leaves to programs (SIGRTMIN … SIGRTMAX). */
-const RT_COUNT = 31;
-
 /** The table of a container with a main service: stop signals → exit, the rest → forward. */
 function listenMain(sys: Sys, main: MainSignals, onAction: (action: SignalAction, signal: string) => void): () => void {
   const stops: Array<() => void> = [];
@@ -64,11 +63,11 @@ function listenMain(sys: Sys, main: MainSignals, onAction: (action: SignalAction
     process.on(sig, handler);
     stops.push(() => process.off(sig, handler));
   }
-  for (let i = 0; i < RT_COUNT && sys.SIGRTMIN + i <= 64; i++) {
-    const name = i === 0 ? 'SIGRTMIN' : `SIGRTMIN+${i}`;
-    stops.push(sys.signal(sys.SIGRTMIN + i, () => route(name)));
+  for (let n = sys.SIGRTMIN; n <= SIGRTMAX; n++) {
+    const name = signalName(n, sys.SIGRTMIN);
+    stops.push(sys.signal(n, () => route(name)));
   }
-  for (const sig of [21, 22]) sys.ignoreSignal(sig); // SIGTTIN, SIGTTOU
+  for (const sig of ['SIGTTIN', 'SIGTTOU'] as const) sys.ignoreSignal(osConstants.signals[sig]);
   return () => stops.forEach((s) => s());
 }
 
