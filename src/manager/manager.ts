@@ -31,7 +31,7 @@ import { grantId, holderOf, type RoleDecision } from '../roles/registry.js';
 import { lsbHookScript, removeLsbHook, writeLsbHook } from './lsb-hook.js';
 import { lsbHookPlan, policyRcDHolders, policyRcDNames, removePolicyRcD, writePolicyRcD } from './policy-rc-d.js';
 import { resolveRef, type Ref } from '../supervisor/graph.js';
-import { processTree, type TreeProc } from '../supervisor/proctree.js';
+import { processTree, procArgv, type TreeProc } from '../supervisor/proctree.js';
 import type { ConsoleTap } from '../supervisor/console-tap.js';
 import type { RootHooks } from '../supervisor/sandbox.js';
 import type { Mode } from '../base/mode.js';
@@ -257,7 +257,7 @@ export class Manager {
       return holder ? this.depState(holder, from) : 'ready';
     }
     if ('instance' in r) return this.instanceState(this.instances.find((i) => i.name === r.instance)!);
-    const st = this.statuses.get(r.id) ?? this.list().find((s) => s.id === r.id);
+    const st = this.statusOf(r.id);
     if (!st) return 'unknown';
     if (isReady(st.state)) return 'ready';
     if (isFailed(st.state)) return 'failed';
@@ -276,14 +276,9 @@ export class Manager {
     seen.add(st.id);
     const out: ServiceStatus[] = [];
     for (const ref of st.after) {
-      let r = this.classify(ref, st.instance);
-      if ('role' in r) {
-        const holder = this.roleHolder(r.role);
-        if (!holder) continue;
-        r = this.classify(holder, st.instance);
-      }
-      if (!('id' in r) || seen.has(r.id)) continue;
-      const dep = this.statuses.get(r.id) ?? this.list().find((s) => s.id === r.id);
+      const depId = this.serviceOf(ref, st.instance);
+      if (depId === undefined || seen.has(depId)) continue;
+      const dep = this.statusOf(depId);
       if (!dep || dep.target !== 'down' || !(dep.state === 'stopped' || isFailed(dep.state))) continue;
       if (deep) out.push(...this.stoppedDeps(dep.id, true, seen));
       out.push(dep);
@@ -355,10 +350,11 @@ export class Manager {
     const plan = inst.adapter.plan();
     const file = d.file ?? ('services' in plan ? plan.services.find((s) => s.name === service)?.file : undefined) ?? inst.file;
     const dependents = this.list()
-      .filter((s) => s.id !== st.id && s.after.some((ref) => this.refersTo(ref, s.instance, st.id)))
+      .filter((s) => s.id !== st.id && s.after.some((ref) => this.serviceOf(ref, s.instance) === st.id))
       .map((s) => s.id);
     const processes = st.pid !== undefined ? processTree(st.pid) : [];
-    const command = d.command ?? (processes[0] ? processes[0].command.split(' ') : undefined);
+    const argv = d.command ?? (st.pid !== undefined ? procArgv(st.pid) : []);
+    const command = argv.length ? argv : undefined;
     const log = await this.logs(st.id, logLines).catch(() => [] as string[]);
     return { status: st, kind: inst.kind, file, ...(command ? { command } : {}), dependents, processes, log };
   }
@@ -371,23 +367,28 @@ export class Manager {
     const inst = this.instances.find((i) => i.name === name);
     const own = inst?.adapter.console?.(undefined);
     if (inst && own) return { id: inst.name, tap: own };
+    const have = this.instances.filter((i) => i.adapter.console?.(undefined)).map((i) => i.name);
     let target: { inst: Instance; service: string } | undefined;
     try {
       target = inst ? undefined : this.resolve(name);
     } catch (e) {
-      if (!this.instances.some((i) => i.adapter.console?.(undefined))) throw e;
+      if (have.length === 0) throw e;
     }
     const tap = target?.inst.adapter.console?.(target.service);
     if (target && tap) return { id: `${target.inst.name}/${target.service}`, tap };
-    const have = this.instances.filter((i) => i.adapter.console?.(undefined)).map((i) => i.name);
     throw new Error(`${target ? `${target.inst.name}/${target.service}` : name}: unable to attach to its console: it has none (fix: ${have.length ? `try metainit console ${have[0]}, or ` : ''}give a native service console: true; a hosted systemd instance has one while it runs)`);
   }
 
-  /** does `ref` (an after: entry of a service of `from`) name service `id`, directly or as a role's holder? */
-  private refersTo(ref: string, from: string, id: string): boolean {
+  /** the service an after: entry of a service of `from` names, directly or as a role's holder (undefined: an instance, or nobody) */
+  private serviceOf(ref: string, from: string): string | undefined {
     const r = this.classify(ref, from);
-    if ('role' in r) return this.roleHolder(r.role) === id;
-    return 'id' in r && r.id === id;
+    if ('role' in r) return this.roleHolder(r.role);
+    return 'id' in r ? r.id : undefined;
+  }
+
+  /** the last status of service `id`, without building every list when it is known */
+  private statusOf(id: string): ServiceStatus | undefined {
+    return this.statuses.get(id) ?? this.list().find((s) => s.id === id);
   }
 
   /** definitions that failed to load (errors naming a service that is not there): status shows them as bad-config rows */

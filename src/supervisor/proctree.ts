@@ -139,16 +139,23 @@ export class ProcessFamily {
 export interface TreeProc {
   pid: number;
   depth: number;
+  /** its command line, words joined by spaces (`[comm]` for a kernel thread or one gone) */
   command: string;
 }
 
-function cmdline(pid: number, comm: string): string {
+/** a process's argv from /proc/PID/cmdline; empty for a kernel thread or a process gone */
+export function procArgv(pid: number): string[] {
   try {
-    const text = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '').split('\0').join(' ');
-    return text || `[${comm}]`;
+    const text = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0+$/, '');
+    return text ? text.split('\0') : [];
   } catch {
-    return `[${comm}]`;
+    return [];
   }
+}
+
+function cmdline(pid: number, comm: string): string {
+  const argv = procArgv(pid);
+  return argv.length ? argv.join(' ') : `[${comm}]`;
 }
 
 /**
@@ -168,7 +175,11 @@ export function processTree(pid: number, max = 50): TreeProc[] {
   const members = new Set<number>([pid]);
   for (const [p, info] of procs) if (info.pgrp === pid) members.add(p);
   const children = new Map<number, number[]>();
-  for (const [p, info] of procs) children.set(info.ppid, [...(children.get(info.ppid) ?? []), p]);
+  for (const [p, info] of procs) {
+    const siblings = children.get(info.ppid);
+    if (siblings) siblings.push(p);
+    else children.set(info.ppid, [p]);
+  }
   const out: TreeProc[] = [];
   const seen = new Set<number>();
   const walk = (p: number, depth: number): void => {
