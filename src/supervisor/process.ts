@@ -67,7 +67,7 @@ export interface RunSpec {
 }
 
 /** "exit code 3", "killed by SIGKILL", or the launch error */
-export function describeExit(st: ExitStatus): string {
+export function describeExit(st: { code: number | null; signal: string | null; error?: string | undefined }): string {
   if (st.error) return st.error;
   if (st.signal) return `killed by ${st.signal}`;
   return st.code === null ? 'exited' : `exit code ${st.code}`;

@@ -57,8 +57,6 @@ export class Service {
   private lastExit: ServiceStatus['lastExit'];
   /** a `console: true` service's pty, while a run is on it */
   console: ConsoleTap | undefined;
-  /** set when a respawn is due: how the run before ended (for the restart marker) */
-  private restartedBy: string | undefined;
   private run: Run | undefined;
   /** the definition the current run was started with */
   private runDef: ResolvedNativeService | undefined;
@@ -301,11 +299,8 @@ export class Service {
         return this.spawn();
       case 'respawn':
         this.clearTimers();
-        if (ev.kind === 'backoff') {
-          this.restarts += 1;
-          this.restartedBy = this.lastExit ? (this.lastExit.signal ? `killed by ${this.lastExit.signal}` : `exit code ${this.lastExit.code}`) : 'a failed start';
-        }
-        return this.spawn();
+        if (ev.kind === 'backoff') this.restarts += 1;
+        return this.spawn(ev.kind === 'backoff');
       case 'depFailed':
         return this.set('error', ev.reason);
       case 'up':
@@ -336,18 +331,18 @@ export class Service {
     }
   }
 
-  private spawn(): void {
+  /** start a run; `restart`: an automatic one after a respawn, marked in the service's log */
+  private spawn(restart = false): void {
     let run: Run;
     try {
-      if (this.def.foreground) run = this.launchForeground();
-      else if (this.def.console) {
-        this.sink ??= LogSink.open(this.host.sys, sinkOptions(this.host, this.name, this.def));
-        run = this.launchConsole(this.sink);
-      }
+      if (this.def.foreground) run = launchForeground(this.host, this.def, this.readiness);
       else {
         this.sink ??= LogSink.open(this.host.sys, sinkOptions(this.host, this.name, this.def));
-        this.sink.reopen(this.host.sys); // a oneshot's pipes are released between runs
-        run = this.launch(this.def.argv, this.sink);
+        if (this.def.console) run = this.launchConsole(this.sink);
+        else {
+          this.sink.reopen(this.host.sys); // a oneshot's pipes are released between runs
+          run = this.launch(this.def.argv, this.sink);
+        }
       }
     } catch (e) {
       // a program that cannot run ends as a shell would say it: 127 not found, 126 not runnable
@@ -356,8 +351,7 @@ export class Service {
       return TRANSIENT.test(why) ? this.retryLater(why) : this.set('error', why);
     }
     // a restart marker in the service's own log: where one run ends and the next begins
-    if (this.restartedBy !== undefined) this.sink?.line('stdout', `-- metainit: restart ${this.restarts} (pid ${run.pid}) after ${this.restartedBy} --`);
-    this.restartedBy = undefined;
+    if (restart) this.sink?.line('stdout', `-- metainit: restart ${this.restarts} (pid ${run.pid}) after ${this.lastExit ? describeExit(this.lastExit) : 'a failed start'} --`);
     this.attach(run);
     this.notify.newRun();
     this.set('starting', this.def.oneshot ? undefined : this.readiness.waitsFor());
@@ -391,10 +385,6 @@ export class Service {
       run.onExit(() => tap.close());
     }
     return run;
-  }
-
-  private launchForeground(): Run {
-    return launchForeground(this.host, this.def, this.readiness);
   }
 
   private attach(run: Run): void {
