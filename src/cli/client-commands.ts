@@ -15,7 +15,7 @@ import { detailView, isExactName, matches, pick, statusList, type Detail, type P
 import { eventLine, eventService } from './events-view.js';
 import { formatLogRecord, LOG_OUTPUTS, parseLogLine, parseSince, type LogOutput, type LogRecord } from './log-lines.js';
 import type { Event } from '../base/events.js';
-import { formatRoleTable, paint, paintState, useColor } from './format.js';
+import { formatRoleTable, humanDuration, paint, paintState, useColor } from './format.js';
 
 type Flags = Record<string, string | number | boolean | undefined>;
 type Args = Record<string, string | undefined>;
@@ -51,6 +51,19 @@ function activeWord(state: string): string {
 }
 
 type Client = Awaited<ReturnType<typeof connect>>;
+
+/** the NAME… words of status and events: the declared argument and the rest */
+const namesOf = (args: Args, rest: string[]): string[] => [args.name, ...rest].filter((n): n is string => !!n);
+
+/** hand every event to `onEvent` until the connection closes or ^C (logs -f, events) */
+function followUntilEnd(client: Client, onEvent: (ev: unknown) => void): Promise<void> {
+  return new Promise<void>((resolve) => {
+    client.stream(onEvent);
+    client.onClose(resolve);
+    process.once('SIGINT', () => resolve());
+  });
+}
+
 /** one client command; `rest` holds the positionals beyond the declared arguments (status NAME…) */
 type Run = (client: Client, args: Args, flags: Flags, color: boolean, rest: string[]) => Promise<number>;
 
@@ -60,7 +73,7 @@ type Run = (client: Client, args: Args, flags: Flags, color: boolean, rest: stri
  * active, 3 when not, 4 when nothing matched); nothing → the whole table with bad-config rows.
  */
 async function status(client: Client, args: Args, flags: Flags, color: boolean, rest: string[]): Promise<number> {
-  const patterns = [args.name, ...rest].filter((n): n is string => !!n);
+  const patterns = namesOf(args, rest);
   const states = typeof flags.state === 'string' ? flags.state.split(',').map((s) => s.trim()).filter(Boolean) : [];
   if (patterns.length === 1 && isExactName(patterns[0]!) && states.length === 0) {
     const res = (await client.call('status', { name: patterns[0] })) as StatusResult;
@@ -101,16 +114,6 @@ export function parseDuration(text: string): number | undefined {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text.trim());
   if (!m) return undefined;
   return Math.round(Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h']);
-}
-
-/** "12 s", "3 min 5 s", "850 ms" */
-export function humanDuration(ms: number): string {
-  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
-  const s = Math.round(ms / 1000);
-  if (s < 60) return `${s} s`;
-  const m = Math.floor(s / 60);
-  if (m < 60) return `${m} min${s % 60 ? ` ${s % 60} s` : ''}`;
-  return `${Math.floor(m / 60)} h${m % 60 ? ` ${m % 60} min` : ''}`;
 }
 
 /** the line a job ends with: what happened, where the service is, what it waits for and since when */
@@ -172,13 +175,9 @@ async function logs(client: Client, args: Args, flags: Flags): Promise<number> {
   const service = String(args.name);
   for (const r of records) out(formatLogRecord(r, output, service));
   if (!flags.follow) return 0;
-  await new Promise<void>((resolve) => {
-    client.stream((ev) => {
-      const e = ev as { type: string; line?: string; time?: number; stream?: string; id?: string };
-      if (e.type === 'log' && e.line !== undefined) out(formatLogRecord(e.id === 'metainit' ? own(e.line) : { time: e.time, stream: e.stream, line: e.line }, output, e.id ?? service));
-    });
-    client.onClose(resolve);
-    process.once('SIGINT', () => resolve());
+  await followUntilEnd(client, (ev) => {
+    const e = ev as { type: string; line?: string; time?: number; stream?: string; id?: string };
+    if (e.type === 'log' && e.line !== undefined) out(formatLogRecord(e.id === 'metainit' ? own(e.line) : { time: e.time, stream: e.stream, line: e.line }, output, e.id ?? service));
   });
   return 0;
 }
@@ -222,7 +221,7 @@ const EVENT_TYPES = ['state', 'orphan', 'log', 'message', 'shutdown'];
 
 /** events [NAME…] [--type LIST] [--json]: one line per event until interrupted */
 async function events(client: Client, args: Args, flags: Flags, color: boolean, rest: string[]): Promise<number> {
-  const patterns = [args.name, ...rest].filter((n): n is string => !!n);
+  const patterns = namesOf(args, rest);
   const types = typeof flags.type === 'string' ? flags.type.split(',').map((t) => t.trim()).filter(Boolean) : EVENT_TYPES.filter((t) => t !== 'log');
   const unknown = types.filter((t) => !EVENT_TYPES.includes(t));
   if (unknown.length > 0 || types.length === 0) {
@@ -230,16 +229,11 @@ async function events(client: Client, args: Args, flags: Flags, color: boolean, 
     return EXIT.usage;
   }
   await client.call('events', { types });
-  await new Promise<void>((resolve) => {
-    client.stream((raw) => {
-      const ev = raw as Event;
-      const id = eventService(ev);
-      if (patterns.length > 0 && (id === undefined || !patterns.some((p) => matches(p, id, id.slice(id.indexOf('/') + 1))))) return;
-      out(flags.json ? JSON.stringify(ev) : eventLine(ev, color));
-    });
-    client.onClose(resolve);
-    process.once('SIGINT', () => resolve());
-    process.once('SIGTERM', () => resolve());
+  await followUntilEnd(client, (raw) => {
+    const ev = raw as Event;
+    const id = eventService(ev);
+    if (patterns.length > 0 && (id === undefined || !patterns.some((p) => matches(p, id, id.slice(id.indexOf('/') + 1))))) return;
+    out(flags.json ? JSON.stringify(ev) : eventLine(ev, color));
   });
   return EXIT.ok;
 }

@@ -48,6 +48,25 @@ export function table(header: string[], rows: string[][], color: boolean): strin
   return [paint(line(header), 'bold', color), ...rows.map(line)].join('\n');
 }
 
+/** "2026-12-01 21:10:03" (with `millis`, ".123" too), in local time */
+export function localTime(ms: number, millis = false): string {
+  const d = new Date(ms);
+  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
+  const s = `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+  return millis ? `${s}.${p(d.getMilliseconds(), 3)}` : s;
+}
+
+/** "850 ms", "12 s", "3 min 5 s", "2 h 10 min": how long, in words */
+export function humanDuration(ms: number): string {
+  if (ms < 1000) return `${Math.max(0, Math.round(ms))} ms`;
+  const s = Math.round(ms / 1000);
+  if (s < 60) return `${s} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m} min${s % 60 ? ` ${s % 60} s` : ''}`;
+  return `${Math.floor(m / 60)} h${m % 60 ? ` ${m % 60} min` : ''}`;
+}
+
+/** the compact form for table columns: "12s", "3m05s", "2h10m", "4d03h" */
 export function duration(ms: number): string {
   const s = Math.max(0, Math.floor(ms / 1000));
   if (s < 60) return `${s}s`;

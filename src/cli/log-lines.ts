@@ -3,6 +3,8 @@
  * (`<ISO time> <stream> <text>`, or metainit's own `<ISO time> metainit: <text>`) read back into
  * time, stream and text, and written out in the form asked for.
  */
+import { localTime } from './format.js';
+
 export interface LogRecord {
   /** ms since epoch, when the line carries its time */
   time?: number | undefined;
@@ -22,17 +24,10 @@ export function parseLogLine(raw: string): LogRecord {
   return { time: Date.parse(m[1]!), stream: m[2] === 'metainit:' ? 'stdout' : m[2], line: m[3]! };
 }
 
-/** "2026-12-01 21:10:03.123" in local time */
-function shortTime(ms: number): string {
-  const d = new Date(ms);
-  const p = (n: number, w = 2): string => String(n).padStart(w, '0');
-  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}.${p(d.getMilliseconds(), 3)}`;
-}
-
 export function formatLogRecord(r: LogRecord, output: LogOutput, service: string): string {
   if (output === 'cat') return r.line;
   if (output === 'json') return JSON.stringify({ service, ...(r.time !== undefined ? { time: new Date(r.time).toISOString() } : {}), ...(r.stream ? { stream: r.stream } : {}), line: r.line });
-  return `${r.time !== undefined ? shortTime(r.time) : '-'.padEnd(23)} ${(r.stream ?? '-').padEnd(6)} ${r.line}`;
+  return `${r.time !== undefined ? localTime(r.time, true) : '-'.padEnd(23)} ${(r.stream ?? '-').padEnd(6)} ${r.line}`;
 }
 
 /**

@@ -5,7 +5,8 @@
  * (`status NAME`, as systemctl status shows one unit). Pure formatting: the fast path loads it.
  */
 import type { ServiceStatus } from '../base/states.js';
-import { paint, paintState, STATUS_HEADER, statusRows, table } from './format.js';
+import { shq } from '../base/shell-quote.js';
+import { humanDuration, localTime, paint, paintState, STATUS_HEADER, statusRows, table } from './format.js';
 
 export interface Problem {
   id: string;
@@ -57,23 +58,16 @@ export function statusList(services: ServiceStatus[], problems: Problem[], color
   return text;
 }
 
-function when(ms: number): string {
-  const d = new Date(ms);
-  const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
-}
-
+/** "5 s ago", "3 min 5 s ago", "2 days ago" (in whole seconds: a state change is not more precise) */
 function ago(ms: number): string {
   const s = Math.max(0, Math.round(ms / 1000));
   if (s < 60) return `${s} s ago`;
-  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s ago`;
-  if (s < 86400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min ago`;
-  return `${Math.floor(s / 86400)} days ago`;
+  if (s < 86_400) return `${humanDuration(s * 1000)} ago`;
+  return `${Math.floor(s / 86_400)} days ago`;
 }
 
-function quoteArg(a: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
-}
+/** a word as a shell would need it written (plain words as they are) */
+const quoteArg = (a: string): string => (/^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : shq(a));
 
 /** `status NAME`: one service, as systemctl status shows a unit */
 export function detailView(d: Detail, color: boolean, now = Date.now()): string {
@@ -81,7 +75,7 @@ export function detailView(d: Detail, color: boolean, now = Date.now()): string 
   const dot = paint('●', s.state === 'running' || s.state === 'ok' ? 'green' : s.state === 'error' ? 'red' : s.state === 'stopped' ? 'dim' : 'yellow', color);
   const lines = [`${dot} ${paint(s.id, 'bold', color)} — ${s.kind} of instance ${s.instance} (${d.kind})`];
   const row = (key: string, value: string): void => void lines.push(`${key.padStart(12)}: ${value}`);
-  row('state', `${paintState(s.state, color)} since ${when(s.since)} (${ago(now - s.since)})${s.reason ? ` — ${s.reason}` : ''}`);
+  row('state', `${paintState(s.state, color)} since ${localTime(s.since)} (${ago(now - s.since)})${s.reason ? ` — ${s.reason}` : ''}`);
   row('target', s.target);
   row('defined in', d.file);
   if (s.changed) row('changed', `on disk since it started (fix: metainit apply ${s.id})`);

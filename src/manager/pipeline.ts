@@ -128,10 +128,9 @@ export function commandOnlyGlobal(mode: Mode | undefined, pid = process.pid): Gl
  * A configuration that has an instance of that name keeps it, and the command is refused.
  */
 async function entryInstance(spec: EntrySpec, global: GlobalConfig, dir: string, taken: boolean, env: StageEnv): Promise<{ instance?: LoadedInstance; diagnostics: Diagnostic[] }> {
-  const subject = { file: ENTRY_FILE, what: 'the main command' };
   if (taken) return { diagnostics: [{ level: 'error', file: join(dir, 'adapters.d', `${ENTRY_INSTANCE}.yaml`), key: '', message: `${ENTRY_INSTANCE}: unable to run the main command: the configuration has an instance named ${ENTRY_INSTANCE} (fix: rename adapters.d/${ENTRY_INSTANCE}.yaml)` }] };
   const svc = entryService(spec);
-  if (typeof svc === 'string') return { diagnostics: [{ level: 'error', file: subject.file, key: '', message: `main: unable to run ${JSON.stringify(spec.argv)}: ${svc}` }] };
+  if (typeof svc === 'string') return { diagnostics: [{ level: 'error', file: ENTRY_FILE, key: '', message: `main: unable to run ${JSON.stringify(spec.argv)}: ${svc}` }] };
   global.main = `${ENTRY_INSTANCE}/${svc.name}`;
   const config = { adapter: 'native', root: '/', after: [] as string[], enabled: true };
   return createInstance(dir, global, ENTRY_INSTANCE, ENTRY_FILE, config, env, [], new Map([[svc.name, svc.entry]]));

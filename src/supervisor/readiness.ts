@@ -98,7 +98,6 @@ export class Readiness {
     this.spec = spec;
   }
 
-  /** What the next run needs: NOTIFY_SOCKET (path as the child sees it) and/or the readiness fd. */
   /** what a starting run waits for, in words ("waiting for READY=1"); undefined for spawn */
   waitsFor(): string | undefined {
     switch (this.spec.kind) {
@@ -113,6 +112,7 @@ export class Readiness {
     }
   }
 
+  /** What the next run needs: NOTIFY_SOCKET (path as the child sees it) and/or the readiness fd. */
   prepare(): { notifySocket?: string; readyFd?: number } {
     if (this.spec.kind === 'fd') return { readyFd: this.spec.fd };
     if (this.spec.kind !== 'notify') return {};
